@@ -1,0 +1,75 @@
+"""Log-softmax over the last axis of a (N, K) array, computed stably.
+
+    out[n, k] = x[n, k] - max_j x[n, j] - log(sum_j exp(x[n, j] - max_j x[n, j]))
+
+Subtracting the row maximum first keeps exp() from overflowing; it cancels
+mathematically. A row holding NaN gives NaN, as in PyTorch.
+
+- ``log_softmax_forward_naive`` / ``log_softmax_backward_naive``: rows one by one.
+- ``log_softmax_forward`` / ``log_softmax_backward``: rows over threads.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True)
+def _log_softmax_row(row, out_row):
+    largest = row[0]
+    for k in range(row.size):
+        if row[k] > largest:
+            largest = row[k]
+    total = 0.0
+    for k in range(row.size):
+        total += np.exp(row[k] - largest)
+    log_total = np.log(total)
+    for k in range(row.size):
+        out_row[k] = row[k] - largest - log_total
+
+
+@njit(cache=True)
+def _log_softmax_backward_row(dout_row, out_row, dx_row):
+    # forward: out_k = x_k - log sum_j exp(x_j)
+    #   => d out_k / d x_i = [k == i] - softmax_i, with softmax_i = exp(out_i)
+    #   => dx_i = dout_i - exp(out_i) * sum_k dout_k
+    total = 0.0
+    for k in range(dout_row.size):
+        total += dout_row[k]
+    for i in range(dout_row.size):
+        dx_row[i] = dout_row[i] - np.exp(out_row[i]) * total
+
+
+@njit(cache=True)
+def log_softmax_forward_naive(x):
+    """x: (N, K) -> out: (N, K) (cached for the backward)."""
+    out = np.empty_like(x)
+    for n in range(x.shape[0]):
+        _log_softmax_row(x[n], out[n])
+    return out
+
+
+@njit(cache=True)
+def log_softmax_backward_naive(dout, out):
+    """dout: (N, K), out: (N, K) cached -> dx: (N, K)."""
+    dx = np.empty_like(dout)
+    for n in range(dout.shape[0]):
+        _log_softmax_backward_row(dout[n], out[n], dx[n])
+    return dx
+
+
+@njit(parallel=True, cache=True)
+def log_softmax_forward(x):
+    """x: (N, K) -> out: (N, K) (cached for the backward)."""
+    out = np.empty_like(x)
+    for n in prange(x.shape[0]):
+        _log_softmax_row(x[n], out[n])
+    return out
+
+
+@njit(parallel=True, cache=True)
+def log_softmax_backward(dout, out):
+    """dout: (N, K), out: (N, K) cached -> dx: (N, K)."""
+    dx = np.empty_like(dout)
+    for n in prange(dout.shape[0]):
+        _log_softmax_backward_row(dout[n], out[n], dx[n])
+    return dx

@@ -1,0 +1,104 @@
+"""2-D max pooling with floor output sizes, as PyTorch's ``max_pool2d`` (no padding).
+
+    out[n, c, oh, ow] = max over kh < KH, kw < KW of x[n, c, oh*SH + kh, ow*SW + kw]
+    OH = (H - KH) // SH + 1,  OW = (W - KW) // SW + 1   (floor: a partial window is dropped)
+
+Ties: the first maximum in row-major window order wins, and only it receives
+the gradient; the max is not differentiable at a tie, this picks one
+subgradient. The forward caches, for each output, the flat index ih*W + iw of
+the input pixel that won, so the backward only routes ``dout`` back there.
+
+- ``maxpool2d_forward_naive`` / ``maxpool2d_backward_naive``: plain loops.
+- ``maxpool2d_forward`` / ``maxpool2d_backward``: the same loops with the
+  (n, c) planes spread over threads; every plane is written by one thread only.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+
+def maxpool2d_output_size(size, kernel, stride):
+    """Output length along one axis, rounded down: floor((size - kernel) / stride) + 1."""
+    return (size - kernel) // stride + 1
+
+
+@njit(cache=True)
+def _pool_plane(plane, KH, KW, SH, SW, out, argmax):
+    """Max-pool one (H, W) plane into out (OH, OW), recording winners in argmax (OH, OW)."""
+    H, W = plane.shape
+    OH, OW = out.shape
+    for oh in range(OH):
+        for ow in range(OW):
+            best_index = (oh * SH) * W + ow * SW
+            best = plane[oh * SH, ow * SW]
+            for kh in range(KH):
+                for kw in range(KW):
+                    ih = oh * SH + kh
+                    iw = ow * SW + kw
+                    value = plane[ih, iw]
+                    # strictly greater: the first maximum wins a tie; NaN wins, as in PyTorch
+                    if value > best or np.isnan(value):
+                        best = value
+                        best_index = ih * W + iw
+            out[oh, ow] = best
+            argmax[oh, ow] = best_index
+
+
+@njit(cache=True)
+def maxpool2d_forward_naive(x, KH, KW, SH, SW):
+    """x: (N, C, H, W) -> out (N, C, OH, OW), argmax (N, C, OH, OW) int64 (cached)."""
+    N, C, H, W = x.shape
+    OH = (H - KH) // SH + 1
+    OW = (W - KW) // SW + 1
+    out = np.empty((N, C, OH, OW), dtype=x.dtype)
+    argmax = np.empty((N, C, OH, OW), dtype=np.int64)
+    for n in range(N):
+        for c in range(C):
+            _pool_plane(x[n, c], KH, KW, SH, SW, out[n, c], argmax[n, c])
+    return out, argmax
+
+
+@njit(cache=True)
+def maxpool2d_backward_naive(dout, argmax, H, W):
+    """Route each output gradient to the input pixel that won its window.
+
+    dout:   (N, C, OH, OW)
+    argmax: (N, C, OH, OW) flat index ih*W + iw within the plane (from the forward)
+    returns dx: (N, C, H, W); windows that overlap (stride < kernel) add up
+    """
+    N, C, OH, OW = dout.shape
+    dx = np.zeros((N, C, H * W), dtype=dout.dtype)
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                for ow in range(OW):
+                    # forward: out[n, c, oh, ow] = x[n, c].flat[argmax[n, c, oh, ow]]
+                    dx[n, c, argmax[n, c, oh, ow]] += dout[n, c, oh, ow]
+    return dx.reshape(N, C, H, W)
+
+
+@njit(parallel=True, cache=True)
+def maxpool2d_forward(x, KH, KW, SH, SW):
+    """x: (N, C, H, W) -> out (N, C, OH, OW), argmax (N, C, OH, OW) int64 (cached)."""
+    N, C, H, W = x.shape
+    OH = (H - KH) // SH + 1
+    OW = (W - KW) // SW + 1
+    out = np.empty((N, C, OH, OW), dtype=x.dtype)
+    argmax = np.empty((N, C, OH, OW), dtype=np.int64)
+    for plane in prange(N * C):  # each thread owns whole planes
+        n, c = plane // C, plane % C
+        _pool_plane(x[n, c], KH, KW, SH, SW, out[n, c], argmax[n, c])
+    return out, argmax
+
+
+@njit(parallel=True, cache=True)
+def maxpool2d_backward(dout, argmax, H, W):
+    """dout, argmax: (N, C, OH, OW) -> dx: (N, C, H, W). Parallel over planes (disjoint writes)."""
+    N, C, OH, OW = dout.shape
+    dx = np.zeros((N, C, H * W), dtype=dout.dtype)
+    for plane in prange(N * C):
+        n, c = plane // C, plane % C
+        for oh in range(OH):
+            for ow in range(OW):
+                dx[n, c, argmax[n, c, oh, ow]] += dout[n, c, oh, ow]
+    return dx.reshape(N, C, H, W)

@@ -1,0 +1,48 @@
+"""ReLU, element-wise on a flattened array: out = max(x, 0).
+
+At x = 0 the derivative is taken as 0 (PyTorch's choice of subgradient).
+NaN passes through the forward, as in PyTorch, so a diverged network shows.
+The backward reads the cached output: out > 0 exactly where x > 0.
+
+- ``relu_forward_naive`` / ``relu_backward_naive``: one loop each.
+- ``relu_forward`` / ``relu_backward``: the same loop over threads.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True)
+def relu_forward_naive(x):
+    """x: (L,) -> out: (L,)."""
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = 0.0 if x[i] <= 0 else x[i]  # written so that NaN passes through, as in PyTorch
+    return out
+
+
+@njit(cache=True)
+def relu_backward_naive(dout, out):
+    """dout: (L,), out: (L,) cached -> dx: (L,). dx = dout where out > 0, else 0."""
+    dx = np.empty_like(dout)
+    for i in range(dout.size):
+        dx[i] = dout[i] if out[i] > 0 else 0.0
+    return dx
+
+
+@njit(parallel=True, cache=True)
+def relu_forward(x):
+    """x: (L,) -> out: (L,)."""
+    out = np.empty_like(x)
+    for i in prange(x.size):
+        out[i] = 0.0 if x[i] <= 0 else x[i]  # written so that NaN passes through, as in PyTorch
+    return out
+
+
+@njit(parallel=True, cache=True)
+def relu_backward(dout, out):
+    """dout: (L,), out: (L,) cached -> dx: (L,)."""
+    dx = np.empty_like(dout)
+    for i in prange(dout.size):
+        dx[i] = dout[i] if out[i] > 0 else 0.0
+    return dx
