@@ -1,0 +1,303 @@
+"""The differentiable operations of a CNN, with PyTorch's names and semantics.
+
+Each public function checks its inputs (shapes, dtypes), so that a mistake is
+reported in terms of the op and the shapes the user passed, then applies a
+``Function`` whose forward and backward call the Numba kernels in
+``tinycnn.kernels``. Import it as PyTorch users do: ``import tinycnn.functional as F``.
+"""
+
+import numba
+import numpy as np
+
+from tinycnn.kernels.conv2d import conv2d_backward, conv2d_forward
+from tinycnn.kernels.linear import linear_backward, linear_forward
+from tinycnn.kernels.log_softmax import log_softmax_backward, log_softmax_forward
+from tinycnn.kernels.maxpool2d import maxpool2d_backward, maxpool2d_forward
+from tinycnn.kernels.nll import nll_backward, nll_forward
+from tinycnn.kernels.relu import relu_backward, relu_forward
+from tinycnn.tensor import FLOAT_DTYPES, Function, Tensor
+
+# ----- input checks --------------------------------------------------------------------
+
+
+def _check_floats(op, *named):
+    """Every (name, tensor) given is a float32/float64 Tensor, all of one dtype."""
+    for name, value in named:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{op}: {name} must be a tinycnn.Tensor, got {type(value).__name__}")
+        if value.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"{op}: {name} must be float32 or float64, got {value.dtype}")
+    dtypes = {value.dtype for _, value in named}
+    if len(dtypes) > 1:
+        described = ", ".join(f"{name} {value.dtype} {value.shape}" for name, value in named)
+        raise TypeError(f"{op}: mixed dtypes ({described}); convert them to one dtype")
+
+
+def _check_ndim(op, name, value, ndim, layout):
+    if value.ndim != ndim:
+        raise ValueError(f"{op}: {name} must be {ndim}-D {layout}, got shape {value.shape}")
+
+
+def _pair(op, name, value):
+    """An int, or a pair of equal ints (the kernels use one value for both axes)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2 or value[0] != value[1]:
+            raise ValueError(f"{op}: {name} must be an int or a pair of equal ints, got {value}")
+        value = value[0]
+    return int(value)
+
+
+def _contiguous(*arrays):
+    return tuple(np.ascontiguousarray(a) for a in arrays)
+
+
+# ----- conv2d ----------------------------------------------------------------------------
+
+
+class Conv2dFunction(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding):
+        x, weight = _contiguous(x, weight)
+        bias_or_zeros = np.zeros(weight.shape[0], dtype=x.dtype) if bias is None else bias
+        ctx.save_for_backward(x, weight)
+        ctx.stride, ctx.padding = stride, padding
+        return conv2d_forward(x, weight, np.ascontiguousarray(bias_or_zeros), stride, padding)
+
+    @staticmethod
+    def backward(ctx, dout):
+        x, weight = ctx.saved_tensors
+        need_dx = ctx.needs_input_grad[0]
+        dx, dweight, dbias = conv2d_backward(
+            np.ascontiguousarray(dout), x, weight, ctx.stride, ctx.padding, need_dx, numba.get_num_threads()
+        )
+        return (dx if need_dx else None), dweight, (dbias if ctx.needs_input_grad[2] else None), None, None
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0):
+    """2-D convolution (cross-correlation) with zero padding, as ``torch.nn.functional.conv2d``.
+
+    Shape:
+        input:  (N, C, H, W)
+        weight: (F, C, KH, KW)
+        bias:   (F,) or None
+        output: (N, F, OH, OW), OH = (H + 2*padding - KH) // stride + 1, likewise OW
+    """
+    op = "conv2d"
+    named = [("input", input), ("weight", weight)] + ([("bias", bias)] if bias is not None else [])
+    _check_floats(op, *named)
+    _check_ndim(op, "input", input, 4, "(N, C, H, W)")
+    _check_ndim(op, "weight", weight, 4, "(F, C, KH, KW)")
+    stride, padding = _pair(op, "stride", stride), _pair(op, "padding", padding)
+    if stride < 1 or padding < 0:
+        raise ValueError(f"{op}: stride must be >= 1 and padding >= 0, got stride={stride}, padding={padding}")
+    N, C, H, W = input.shape
+    F, weight_C, KH, KW = weight.shape
+    if weight_C != C:
+        raise ValueError(
+            f"{op}: input has {C} channels but weight expects {weight_C} "
+            f"(input {input.shape}, weight {weight.shape})"
+        )
+    if bias is not None and bias.shape != (F,):
+        raise ValueError(f"{op}: bias must have shape ({F},) for weight {weight.shape}, got {bias.shape}")
+    if H + 2 * padding < KH or W + 2 * padding < KW:
+        raise ValueError(
+            f"{op}: kernel {KH}x{KW} is larger than the padded input {H + 2 * padding}x{W + 2 * padding} "
+            f"(input {input.shape}, padding {padding})"
+        )
+    return Conv2dFunction.apply(input, weight, bias, stride, padding)
+
+
+# ----- max_pool2d ------------------------------------------------------------------------
+
+
+class MaxPool2dFunction(Function):
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride):
+        out, argmax = maxpool2d_forward(np.ascontiguousarray(x), kernel_size, kernel_size, stride, stride)
+        ctx.save_for_backward(argmax)
+        ctx.input_hw = x.shape[2:]
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        (argmax,) = ctx.saved_tensors
+        H, W = ctx.input_hw
+        return maxpool2d_backward(np.ascontiguousarray(dout), argmax, H, W), None, None
+
+
+def max_pool2d(input, kernel_size, stride=None):
+    """2-D max pooling without padding, as ``torch.nn.functional.max_pool2d``.
+
+    ``stride`` defaults to ``kernel_size``. Output sizes round down (a partial
+    window at the edge is dropped). At a tie the first maximum in row-major
+    order of the window takes the gradient.
+
+    Shape:
+        input:  (N, C, H, W)
+        output: (N, C, OH, OW), OH = (H - kernel_size) // stride + 1, likewise OW
+    """
+    op = "max_pool2d"
+    _check_floats(op, ("input", input))
+    _check_ndim(op, "input", input, 4, "(N, C, H, W)")
+    kernel_size = _pair(op, "kernel_size", kernel_size)
+    stride = kernel_size if stride is None else _pair(op, "stride", stride)
+    if kernel_size < 1 or stride < 1:
+        raise ValueError(f"{op}: kernel_size and stride must be >= 1, got {kernel_size} and {stride}")
+    H, W = input.shape[2:]
+    if kernel_size > H or kernel_size > W:
+        raise ValueError(f"{op}: kernel {kernel_size}x{kernel_size} is larger than the input {H}x{W} ({input.shape})")
+    return MaxPool2dFunction.apply(input, kernel_size, stride)
+
+
+# ----- linear ----------------------------------------------------------------------------
+
+
+class LinearFunction(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        x, weight = _contiguous(x, weight)
+        ctx.save_for_backward(x, weight)
+        bias_or_zeros = np.zeros(weight.shape[0], dtype=x.dtype) if bias is None else bias
+        return linear_forward(x, weight, np.ascontiguousarray(bias_or_zeros))
+
+    @staticmethod
+    def backward(ctx, dout):
+        x, weight = ctx.saved_tensors
+        dx, dweight, dbias = linear_backward(np.ascontiguousarray(dout), x, weight)
+        return dx, dweight, (dbias if ctx.needs_input_grad[2] else None)
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias``, as ``torch.nn.functional.linear``.
+
+    Shape:
+        input:  (N, D)
+        weight: (M, D)
+        bias:   (M,) or None
+        output: (N, M)
+    """
+    op = "linear"
+    named = [("input", input), ("weight", weight)] + ([("bias", bias)] if bias is not None else [])
+    _check_floats(op, *named)
+    _check_ndim(op, "input", input, 2, "(N, D)")
+    _check_ndim(op, "weight", weight, 2, "(M, D)")
+    if input.shape[1] != weight.shape[1]:
+        raise ValueError(
+            f"{op}: input has {input.shape[1]} features but weight expects {weight.shape[1]} "
+            f"(input {input.shape}, weight {weight.shape})"
+        )
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    return LinearFunction.apply(input, weight, bias)
+
+
+# ----- relu ------------------------------------------------------------------------------
+
+
+class ReLUFunction(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = relu_forward(np.ascontiguousarray(x).reshape(-1)).reshape(x.shape)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        (out,) = ctx.saved_tensors
+        return (relu_backward(np.ascontiguousarray(dout).reshape(-1), out.reshape(-1)).reshape(out.shape),)
+
+
+def relu(input):
+    """max(input, 0) element-wise; the gradient at 0 is 0. Shape: any, output the same."""
+    _check_floats("relu", ("input", input))
+    return ReLUFunction.apply(input)
+
+
+# ----- log_softmax, nll_loss, cross_entropy -----------------------------------------------
+
+
+class LogSoftmaxFunction(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        moved = np.moveaxis(x, dim, -1)  # the kernel works on rows: bring dim last
+        rows = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
+        out_rows = log_softmax_forward(rows)
+        ctx.save_for_backward(out_rows)
+        ctx.dim, ctx.moved_shape = dim, moved.shape
+        return np.moveaxis(out_rows.reshape(moved.shape), -1, dim)
+
+    @staticmethod
+    def backward(ctx, dout):
+        (out_rows,) = ctx.saved_tensors
+        dout_rows = np.ascontiguousarray(np.moveaxis(dout, ctx.dim, -1)).reshape(out_rows.shape)
+        dx_rows = log_softmax_backward(dout_rows, out_rows)
+        return np.moveaxis(dx_rows.reshape(ctx.moved_shape), -1, ctx.dim), None
+
+
+def log_softmax(input, dim=1):
+    """log(softmax(input)) along ``dim``, computed stably. Shape: any; output the same."""
+    op = "log_softmax"
+    _check_floats(op, ("input", input))
+    if not -input.ndim <= dim < input.ndim:
+        raise ValueError(f"{op}: dim {dim} out of range for input of shape {input.shape}")
+    return LogSoftmaxFunction.apply(input, dim % input.ndim)
+
+
+class NLLLossFunction(Function):
+    @staticmethod
+    def forward(ctx, logp, target):
+        logp = np.ascontiguousarray(logp)
+        ctx.save_for_backward(logp, target)
+        return nll_forward(logp, target)
+
+    @staticmethod
+    def backward(ctx, dout):
+        logp, target = ctx.saved_tensors
+        return nll_backward(dout.item(), logp, target), None
+
+
+def _class_indices(op, target, batch, classes):
+    """``target`` as an int64 array of shape (batch,) with values in [0, classes)."""
+    array = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold integer class indices, got dtype {array.dtype}")
+    if array.shape != (batch,):
+        raise ValueError(f"{op}: target must have shape ({batch},) to match the input, got {array.shape}")
+    if batch and (array.min() < 0 or array.max() >= classes):
+        raise ValueError(
+            f"{op}: target values must lie in [0, {classes}), got min {array.min()} and max {array.max()}"
+        )
+    return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def nll_loss(input, target):
+    """Mean negative log-likelihood, as ``torch.nn.functional.nll_loss``.
+
+    Shape:
+        input:  (N, K) log-probabilities
+        target: (N,) integer class indices in [0, K), a NumPy array or a Tensor
+        output: () scalar
+    """
+    op = "nll_loss"
+    _check_floats(op, ("input", input))
+    _check_ndim(op, "input", input, 2, "(N, K)")
+    if input.shape[0] == 0:
+        raise ValueError(f"{op}: empty batch (input {input.shape})")
+    indices = _class_indices(op, target, input.shape[0], input.shape[1])
+    return NLLLossFunction.apply(input, indices)
+
+
+def cross_entropy(input, target):
+    """``nll_loss(log_softmax(input, dim=1), target)``, as ``torch.nn.functional.cross_entropy``.
+
+    Shape: input (N, K) unnormalised scores, target (N,) class indices, output () scalar.
+    """
+    return nll_loss(log_softmax(input, dim=1), target)
+
+
+def flatten(input, start_dim=1):
+    """Merge the dimensions from ``start_dim`` on into one. (N, C, H, W) -> (N, C*H*W) by default."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"flatten: input must be a tinycnn.Tensor, got {type(input).__name__}")
+    start_dim = start_dim % max(input.ndim, 1)
+    return input.reshape(input.shape[:start_dim] + (-1,))

@@ -1,0 +1,241 @@
+"""Modules: layers that own their parameters, with PyTorch's names and semantics.
+
+A Module finds its parameters and sub-modules by looking at its attributes,
+so ``self.conv1 = Conv2d(...)`` in ``__init__`` is all it takes; names such as
+``conv1.weight`` come from the attribute path. Per-call state never lives on a
+module (it lives on the autograd ctx), so a module can be called twice in one
+graph.
+"""
+
+import math
+
+import numpy as np
+
+import tinycnn.functional as F
+from tinycnn.random import default_generator
+from tinycnn.tensor import DEFAULT_DTYPE, Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that is a learnable parameter of a Module (requires_grad by default)."""
+
+    def __init__(self, data, requires_grad=True):
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self):
+        return f"Parameter(shape={self.shape}, dtype={self.dtype})"
+
+
+class Module:
+    """Base class of layers and models. Subclasses set attributes and define ``forward``."""
+
+    def __init__(self):
+        self.training = True
+        self._forward_hooks = []
+
+    def forward(self, *args):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args):
+        out = self.forward(*args)
+        for hook in getattr(self, "_forward_hooks", ()):
+            hook(self, args, out)
+        return out
+
+    # ----- structure -------------------------------------------------------------------
+
+    def named_children(self):
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+
+    def named_modules(self, prefix=""):
+        """This module and every module below it, depth first, with dotted names."""
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            yield name, module
+            children = [(f"{name}.{child}" if name else child, m) for child, m in module.named_children()]
+            stack.extend(reversed(children))
+
+    def named_parameters(self):
+        """(dotted name, Parameter) pairs, e.g. ("conv1.weight", ...), in definition order."""
+        for module_name, module in self.named_modules():
+            for name, value in vars(module).items():
+                if isinstance(value, Parameter):
+                    yield (f"{module_name}.{name}" if module_name else name), value
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self):
+        return sum(p.data.size for p in self.parameters())
+
+    # ----- modes and gradients --------------------------------------------------------------
+
+    def train(self, mode=True):
+        for _, module in self.named_modules():
+            module.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = None
+
+    def to(self, dtype):
+        """Convert every parameter to ``dtype`` in place (e.g. float64 for gradient checks)."""
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = None
+        return self
+
+    # ----- saving and loading ------------------------------------------------------------
+
+    def state_dict(self):
+        """{dotted name: copy of the parameter's array}."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state):
+        """Copy arrays into the existing parameters (keeping their dtype).
+
+        Every parameter must be given, with its shape, and nothing else: a
+        missing, unexpected or wrongly shaped key is an error that names it.
+        """
+        params = dict(self.named_parameters())
+        missing = sorted(set(params) - set(state))
+        unexpected = sorted(set(state) - set(params))
+        if missing or unexpected:
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        for name, p in params.items():
+            value = np.asarray(state[name])
+            if value.shape != p.shape:
+                raise ValueError(f"load_state_dict: {name} has shape {value.shape}, the model expects {p.shape}")
+        for name, p in params.items():
+            p.data = np.array(state[name], dtype=p.dtype)
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}("]
+        for name, child in self.named_children():
+            lines.append(f"  ({name}): " + repr(child).replace("\n", "\n  "))
+        lines.append(")")
+        return "\n".join(lines) if len(lines) > 2 else f"{type(self).__name__}({self.extra_repr()})"
+
+    def extra_repr(self):
+        return ""
+
+
+def _uniform(shape, bound, generator, dtype):
+    generator = default_generator() if generator is None else generator
+    return generator.uniform(-bound, bound, size=shape).astype(dtype)
+
+
+class Conv2d(Module):
+    """2-D convolution layer, as ``torch.nn.Conv2d`` (square kernel, one stride, one padding).
+
+    Initialisation as PyTorch's default: weight and bias uniform in
+    +-1/sqrt(fan_in), fan_in = in_channels * kernel_size**2 (this is what
+    kaiming_uniform_ with a=sqrt(5) works out to).
+
+    Shape: input (N, in_channels, H, W) -> output (N, out_channels, OH, OW).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
+                 generator=None, dtype=DEFAULT_DTYPE):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        bound = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.weight = Parameter(_uniform((out_channels, in_channels, kernel_size, kernel_size), bound, generator, dtype))
+        self.bias = Parameter(_uniform((out_channels,), bound, generator, dtype)) if bias else None
+
+    def forward(self, input):
+        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+
+
+class Linear(Module):
+    """Fully connected layer, as ``torch.nn.Linear``: weight (out, in), bias (out,).
+
+    Initialisation as PyTorch's default: uniform in +-1/sqrt(in_features).
+
+    Shape: input (N, in_features) -> output (N, out_features).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, generator=None, dtype=DEFAULT_DTYPE):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = Parameter(_uniform((out_features, in_features), bound, generator, dtype))
+        self.bias = Parameter(_uniform((out_features,), bound, generator, dtype)) if bias else None
+
+    def forward(self, input):
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class MaxPool2d(Module):
+    """Max pooling, as ``torch.nn.MaxPool2d`` (no padding, floor sizes; stride defaults to the kernel)."""
+
+    def __init__(self, kernel_size, stride=None):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride
+
+    def forward(self, input):
+        return F.max_pool2d(input, self.kernel_size, self.stride)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}"
+
+
+class ReLU(Module):
+    def forward(self, input):
+        return F.relu(input)
+
+
+class Flatten(Module):
+    def __init__(self, start_dim=1):
+        super().__init__()
+        self.start_dim = start_dim
+
+    def forward(self, input):
+        return F.flatten(input, self.start_dim)
+
+
+class LogSoftmax(Module):
+    def __init__(self, dim=1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.log_softmax(input, self.dim)
+
+
+class Sequential(Module):
+    """Modules applied in order; their names are "0", "1", ... as in PyTorch."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        for index, module in enumerate(modules):
+            setattr(self, str(index), module)
+
+    def __iter__(self):
+        return (module for _, module in self.named_children())
+
+    def __getitem__(self, index):
+        return list(self)[index]
+
+    def __len__(self):
+        return len(list(self))
+
+    def forward(self, input):
+        for module in self:
+            input = module(input)
+        return input

@@ -1,0 +1,60 @@
+"""Adam (Kingma and Ba, 2015), with weight decay in PyTorch's L2 form."""
+
+import math
+
+import numpy as np
+
+from tinycnn.optim.optimizer import Optimizer
+from tinycnn.tensor import no_grad
+
+
+class Adam(Optimizer):
+    """Adam with L2 weight decay, as ``torch.optim.Adam`` (not the decoupled AdamW).
+
+    For each parameter p with gradient g, at step t = 1, 2, ...::
+
+        g = g + weight_decay * p                     # L2 penalty: added to the gradient, so it
+                                                     # is rescaled by the moments like any gradient
+        m = beta1 * m + (1 - beta1) * g              # first moment: running mean of gradients
+        v = beta2 * v + (1 - beta2) * g * g          # second moment: running mean of squares
+        m_hat = m / (1 - beta1**t)                   # bias correction: m and v start at 0
+        v_hat = v / (1 - beta2**t)
+        p = p - lr * m_hat / (sqrt(v_hat) + eps)
+
+    Arithmetic follows PyTorch's order (eps is added after dividing sqrt(v)
+    by sqrt(1 - beta2**t)), so results agree with it to rounding.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        beta1, beta2 = betas
+        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
+            raise ValueError(f"Adam: betas must lie in [0, 1), got {betas}")
+        super().__init__(params, dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay))
+
+    def step(self):
+        group = self.param_groups[0]
+        lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        with no_grad():
+            for p in self.params:
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if weight_decay:
+                    grad = grad + weight_decay * p.data
+                state = self.state.setdefault(id(p), {})
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = np.zeros_like(p.data)
+                    state["exp_avg_sq"] = np.zeros_like(p.data)
+                state["step"] += 1
+                t = state["step"]
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                m *= beta1
+                m += (1 - beta1) * grad
+                v *= beta2
+                v += (1 - beta2) * grad * grad
+                bias_correction1 = 1 - beta1**t
+                bias_correction2 = 1 - beta2**t
+                step_size = lr / bias_correction1
+                denom = np.sqrt(v) / math.sqrt(bias_correction2) + eps
+                p.data = (p.data - step_size * m / denom).astype(p.dtype, copy=False)

@@ -1,0 +1,45 @@
+"""Stochastic gradient descent with momentum, in PyTorch's formulation."""
+
+from tinycnn.optim.optimizer import Optimizer
+from tinycnn.tensor import no_grad
+
+
+class SGD(Optimizer):
+    """SGD with optional momentum, Nesterov momentum and L2 weight decay.
+
+    For each parameter p with gradient g, as ``torch.optim.SGD`` does::
+
+        g = g + weight_decay * p                  # L2 penalty folded into the gradient
+        buf = g                 on the first step # momentum buffer
+        buf = momentum * buf + g  afterwards      # (PyTorch's form: no (1 - dampening) factor)
+        g = g + momentum * buf  if nesterov, else  g = buf
+        p = p - lr * g
+
+    This is Sutskever et al. (2013)'s momentum written with the learning rate
+    outside the buffer, which is what PyTorch implements.
+    """
+
+    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
+        if nesterov and momentum <= 0:
+            raise ValueError("SGD: nesterov momentum requires momentum > 0")
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov))
+
+    def step(self):
+        group = self.param_groups[0]
+        lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
+        with no_grad():
+            for p in self.params:
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if weight_decay:
+                    grad = grad + weight_decay * p.data
+                if momentum:
+                    state = self.state.setdefault(id(p), {})
+                    if "momentum_buffer" not in state:
+                        state["momentum_buffer"] = grad.copy()
+                    else:
+                        state["momentum_buffer"] = momentum * state["momentum_buffer"] + grad
+                    buf = state["momentum_buffer"]
+                    grad = grad + momentum * buf if group["nesterov"] else buf
+                p.data = (p.data - lr * grad).astype(p.dtype, copy=False)
