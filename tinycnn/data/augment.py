@@ -1,0 +1,194 @@
+"""The study's image transforms, as Numba kernels over a whole batch.
+
+The study's training transform (torchvision on PIL 8-bit images), in order:
+
+1. with probability 0.1, centre-crop to 22x22;
+2. resize to 28x28, bilinear (PIL's filter: the identity on an uncropped image);
+3. rotate by an angle drawn uniformly from [-15, 15] degrees about the image
+   centre, nearest neighbour, corners filled with 0;
+4. scale to [0, 1] and normalise with mean 0.1307 and std 0.3081.
+
+Steps 1-3 work on 0-255 integers as PIL does, so the result of each step is
+a whole pixel value. Random draws (which images are cropped, the angles) are
+made in Python from a seeded ``numpy.random.Generator`` and handed to the
+kernel, which is deterministic.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from tinycnn.random import default_generator
+
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+
+
+@njit(cache=True)
+def _bilinear_weights(in_size, out_size):
+    """PIL's bilinear resampling weights along one axis.
+
+    Output pixel i covers input coordinate center = (i + 0.5) * in_size / out_size;
+    the triangle filter weights the input pixels j whose centres j + 0.5 lie
+    within 1 (times the scale when shrinking) of it, normalised to sum to 1.
+    Returns first (out_size,) int64 and weights (out_size, taps) float64:
+    output i = sum_t weights[i, t] * input[first[i] + t].
+    """
+    scale = in_size / out_size
+    filter_scale = max(scale, 1.0)
+    support = filter_scale  # the triangle filter has support 1, stretched when shrinking
+    taps = int(math.ceil(support)) * 2 + 1
+    first = np.zeros(out_size, dtype=np.int64)
+    weights = np.zeros((out_size, taps), dtype=np.float64)
+    for i in range(out_size):
+        center = (i + 0.5) * scale
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), in_size)
+        total = 0.0
+        for j in range(lo, hi):
+            distance = abs((j - center + 0.5) / filter_scale)
+            w = 1.0 - distance if distance < 1.0 else 0.0
+            weights[i, j - lo] = w
+            total += w
+        if total != 0.0:
+            for t in range(hi - lo):
+                weights[i, t] /= total
+        first[i] = lo
+    return first, weights
+
+
+@njit(cache=True)
+def _round_to_byte(value):
+    """Round half up and clip to 0..255, as PIL stores each resampling pass."""
+    rounded = math.floor(value + 0.5)
+    return min(max(rounded, 0.0), 255.0)
+
+
+@njit(cache=True)
+def resize_bilinear(image, out_h, out_w):
+    """Resize one 8-bit image the way PIL does: a horizontal pass, then a vertical one.
+
+    image: (H, W) values 0..255 (any float or int dtype)
+    returns (out_h, out_w) float64 of whole values 0..255 (each pass rounds)
+    """
+    H, W = image.shape
+    col_first, col_weights = _bilinear_weights(W, out_w)
+    row_first, row_weights = _bilinear_weights(H, out_h)
+    horizontal = np.empty((H, out_w), dtype=np.float64)
+    for y in range(H):
+        for x in range(out_w):
+            total = 0.0
+            for t in range(col_weights.shape[1]):
+                j = col_first[x] + t
+                if j < W:
+                    total += col_weights[x, t] * image[y, j]
+            horizontal[y, x] = _round_to_byte(total)
+    out = np.empty((out_h, out_w), dtype=np.float64)
+    for y in range(out_h):
+        for x in range(out_w):
+            total = 0.0
+            for t in range(row_weights.shape[1]):
+                i = row_first[y] + t
+                if i < H:
+                    total += row_weights[y, t] * horizontal[i, x]
+            out[y, x] = _round_to_byte(total)
+    return out
+
+
+@njit(cache=True)
+def rotate_nearest(image, degrees):
+    """Rotate one image counter-clockwise by ``degrees`` about its centre, as PIL's Image.rotate.
+
+    image: (H, W); returns (H, W) of the same dtype.
+    Output pixel (y, x) samples the input at its centre (x + 0.5, y + 0.5)
+    turned back by the angle; nearest neighbour means truncating that
+    coordinate; positions outside the input get 0 (the study's fill).
+    """
+    H, W = image.shape
+    theta = -math.radians(degrees)  # PIL maps output to input, hence the minus
+    cos_t = math.cos(theta)
+    sin_t = math.sin(theta)
+    cx = W / 2.0
+    cy = H / 2.0
+    out = np.zeros_like(image)
+    for y in range(H):
+        for x in range(W):
+            dx = x + 0.5 - cx
+            dy = y + 0.5 - cy
+            src_x = cos_t * dx + sin_t * dy + cx
+            src_y = -sin_t * dx + cos_t * dy + cy
+            if src_x < 0.0 or src_y < 0.0:
+                continue
+            ix = int(src_x)
+            iy = int(src_y)
+            if ix < W and iy < H:
+                out[y, x] = image[iy, ix]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def augment_batch(images, crop, angles, crop_size, mean, std, out):
+    """Apply the training transform to a batch, images in parallel.
+
+    images: (N, H, W) uint8
+    crop:   (N,) bool, True where the image is centre-cropped to crop_size and resized back
+    angles: (N,) float64 rotation in degrees
+    out:    (N, 1, H, W) float32 or float64, written in place: (pixel / 255 - mean) / std
+    """
+    N, H, W = images.shape
+    top = int(round((H - crop_size) / 2.0))  # torchvision's centre-crop offsets
+    left = int(round((W - crop_size) / 2.0))
+    for n in prange(N):
+        if crop[n]:
+            cropped = images[n, top:top + crop_size, left:left + crop_size]
+            picture = resize_bilinear(cropped, H, W)
+        else:
+            picture = images[n].astype(np.float64)
+        rotated = rotate_nearest(picture, angles[n])
+        for y in range(H):
+            for x in range(W):
+                out[n, 0, y, x] = (rotated[y, x] / 255.0 - mean) / std
+
+
+@njit(parallel=True, cache=True)
+def normalize_batch(images, mean, std, out):
+    """images: (N, H, W) uint8 -> out (N, 1, H, W), written in place: (pixel / 255 - mean) / std."""
+    N, H, W = images.shape
+    for n in prange(N):
+        for y in range(H):
+            for x in range(W):
+                out[n, 0, y, x] = (images[n, y, x] / 255.0 - mean) / std
+
+
+class Normalize:
+    """The evaluation transform: uint8 (N, H, W) -> normalised float (N, 1, H, W)."""
+
+    def __init__(self, mean=MNIST_MEAN, std=MNIST_STD, dtype=np.float32):
+        self.mean, self.std, self.dtype = mean, std, dtype
+
+    def __call__(self, images):
+        out = np.empty((images.shape[0], 1) + images.shape[1:], dtype=self.dtype)
+        normalize_batch(np.ascontiguousarray(images), self.mean, self.std, out)
+        return out
+
+
+class Augment:
+    """The study's training transform; ``generator`` supplies every random draw.
+
+    uint8 (N, H, W) -> normalised float (N, 1, H, W).
+    """
+
+    def __init__(self, crop_size=22, crop_probability=0.1, degrees=15.0, mean=MNIST_MEAN, std=MNIST_STD,
+                 generator=None, dtype=np.float32):
+        self.crop_size, self.crop_probability, self.degrees = crop_size, crop_probability, degrees
+        self.mean, self.std, self.dtype = mean, std, dtype
+        self.generator = default_generator() if generator is None else generator
+
+    def __call__(self, images):
+        n = images.shape[0]
+        crop = self.generator.random(n) < self.crop_probability
+        angles = self.generator.uniform(-self.degrees, self.degrees, size=n)
+        out = np.empty((n, 1) + images.shape[1:], dtype=self.dtype)
+        augment_batch(np.ascontiguousarray(images), crop, angles, self.crop_size, self.mean, self.std, out)
+        return out

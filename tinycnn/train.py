@@ -1,0 +1,107 @@
+"""Training and evaluation loops, and the layer table printed before training."""
+
+import math
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+import tinycnn.functional as F
+from tinycnn.nn import Parameter
+from tinycnn.tensor import Tensor, no_grad
+
+
+def summary(model, input_shape, dtype=np.float32):
+    """A table of the leaf layers with output shapes and parameter counts (as torchsummary prints).
+
+    ``input_shape`` excludes the batch, e.g. (1, 28, 28). The table comes from
+    running one zero image through the model and recording what each leaf
+    layer returns. Returns the table as a string.
+    """
+    rows = []
+
+    def record(module, inputs, output):
+        count = sum(value.data.size for value in vars(module).values() if isinstance(value, Parameter))
+        rows.append((type(module).__name__, name_of[id(module)], (-1,) + tuple(output.shape[1:]), count))
+
+    name_of = {}
+    leaves = [(name, m) for name, m in model.named_modules() if not list(m.named_children())]
+    for name, module in leaves:
+        name_of[id(module)] = name
+        module._forward_hooks.append(record)
+    try:
+        with no_grad():
+            model(Tensor(np.zeros((1,) + tuple(input_shape), dtype=dtype)))
+    finally:
+        for _, module in leaves:
+            module._forward_hooks.remove(record)
+
+    lines = [f"{'Layer (type)':<28}{'Output Shape':>24}{'Param #':>14}", "=" * 66]
+    for index, (kind, name, shape, count) in enumerate(rows, start=1):
+        label = f"{name} ({kind})" if name else f"{kind}-{index}"
+        lines.append(f"{label:<28}{str(list(shape)):>24}{count:>14,}")
+    total = model.num_parameters()
+    trainable = sum(p.data.size for p in model.parameters() if p.requires_grad)
+    lines += ["=" * 66, f"Total params: {total:,}", f"Trainable params: {trainable:,}", "-" * 66]
+    return "\n".join(lines)
+
+
+def train_epoch(model, loader, optimizer, epoch=1, progress=True):
+    """One pass over ``loader``: forward, cross-entropy on log-softmax output, backward, step.
+
+    The model is expected to end in log-softmax, as the study's do; the loss
+    is ``cross_entropy`` of that output, exactly the study's (mathematically
+    the same as NLL on log-probabilities).
+
+    Stops early if the loss stops being finite (a diverged run) and reports
+    the batch where that happened. Returns a dict: ``losses`` (one per batch),
+    ``running_acc`` (%), ``diverged`` (bool), ``diverged_at_batch`` (int or
+    None), ``seconds``.
+    """
+    model.train()
+    losses, correct, seen = [], 0, 0
+    diverged_at = None
+    start = time.perf_counter()
+    bar = tqdm(loader, desc=f"epoch {epoch}", disable=not progress, leave=True, dynamic_ncols=True)
+    for batch_index, (images, labels) in enumerate(bar):
+        optimizer.zero_grad()
+        output = model(Tensor(images))
+        loss = F.cross_entropy(output, labels)
+        loss_value = float(loss.item())
+        correct += int((output.data.argmax(axis=1) == labels).sum())
+        seen += len(labels)
+        losses.append(loss_value)
+        if not math.isfinite(loss_value):
+            diverged_at = batch_index
+            bar.set_postfix(loss="nan", acc=f"{100.0 * correct / seen:.2f}%")
+            break
+        loss.backward()
+        optimizer.step()
+        bar.set_postfix(loss=f"{loss_value:.4f}", acc=f"{100.0 * correct / seen:.2f}%")
+    bar.close()
+    return {
+        "losses": losses,
+        "running_acc": 100.0 * correct / max(seen, 1),
+        "diverged": diverged_at is not None,
+        "diverged_at_batch": diverged_at,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def evaluate(model, loader, desc="eval", progress=True):
+    """Accuracy of ``model`` over ``loader``, in no_grad and eval mode.
+
+    Predictions are the argmax of the output; as in PyTorch, a row of NaN
+    predicts class 0 (argmax returns the first NaN), which is how a diverged
+    network scores the share of zeros in the labels.
+    Returns (accuracy %, correct, total).
+    """
+    model.eval()
+    correct, total = 0, 0
+    with no_grad():
+        for images, labels in tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True):
+            predictions = model(Tensor(images)).data.argmax(axis=1)
+            correct += int((predictions == labels).sum())
+            total += len(labels)
+    model.train()
+    return 100.0 * correct / max(total, 1), correct, total
