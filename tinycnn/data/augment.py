@@ -58,42 +58,65 @@ def _bilinear_weights(in_size, out_size):
     return first, weights
 
 
+PRECISION_BITS = 22  # PIL resamples 8-bit images in fixed point with 22 fractional bits
+
+
 @njit(cache=True)
-def _round_to_byte(value):
-    """Round half up and clip to 0..255, as PIL stores each resampling pass."""
-    rounded = math.floor(value + 0.5)
-    return min(max(rounded, 0.0), 255.0)
+def _fixed_point(weights):
+    """Weights as PIL's integers: round(w * 2**22), so our sums round exactly as PIL's do."""
+    scale = 1 << PRECISION_BITS
+    out = np.empty(weights.shape, dtype=np.int64)
+    for i in range(weights.shape[0]):
+        for t in range(weights.shape[1]):
+            w = weights[i, t]
+            out[i, t] = int(w * scale + 0.5) if w >= 0 else int(w * scale - 0.5)
+    return out
+
+
+@njit(cache=True)
+def _to_byte(accumulator):
+    """A fixed-point sum (with the half already added) back to a pixel value, clipped to 0..255."""
+    return min(max(accumulator >> PRECISION_BITS, 0), 255)
 
 
 @njit(cache=True)
 def resize_bilinear(image, out_h, out_w):
     """Resize one 8-bit image the way PIL does: a horizontal pass, then a vertical one.
 
-    image: (H, W) values 0..255 (any float or int dtype)
-    returns (out_h, out_w) float64 of whole values 0..255 (each pass rounds)
+    image: (H, W) whole values 0..255 (any dtype)
+    returns (out_h, out_w) float64 of whole values 0..255; each pass rounds to
+    a whole value in PIL's fixed-point arithmetic, so the result is PIL's.
     """
     H, W = image.shape
     col_first, col_weights = _bilinear_weights(W, out_w)
     row_first, row_weights = _bilinear_weights(H, out_h)
-    horizontal = np.empty((H, out_w), dtype=np.float64)
+    col_fixed, row_fixed = _fixed_point(col_weights), _fixed_point(row_weights)
+    half = 1 << (PRECISION_BITS - 1)
+    horizontal = np.empty((H, out_w), dtype=np.int64)
     for y in range(H):
         for x in range(out_w):
-            total = 0.0
-            for t in range(col_weights.shape[1]):
+            total = half
+            for t in range(col_fixed.shape[1]):
                 j = col_first[x] + t
                 if j < W:
-                    total += col_weights[x, t] * image[y, j]
-            horizontal[y, x] = _round_to_byte(total)
+                    total += col_fixed[x, t] * np.int64(image[y, j])
+            horizontal[y, x] = _to_byte(total)
     out = np.empty((out_h, out_w), dtype=np.float64)
     for y in range(out_h):
         for x in range(out_w):
-            total = 0.0
-            for t in range(row_weights.shape[1]):
+            total = half
+            for t in range(row_fixed.shape[1]):
                 i = row_first[y] + t
                 if i < H:
-                    total += row_weights[y, t] * horizontal[i, x]
-            out[y, x] = _round_to_byte(total)
+                    total += row_fixed[y, t] * horizontal[i, x]
+            out[y, x] = _to_byte(total)
     return out
+
+
+@njit(cache=True)
+def _fix16(value):
+    """``value`` in 16.16 fixed point, rounded as PIL's FIX macro does."""
+    return np.int64(math.floor(value * 65536.0 + 0.5))
 
 
 @njit(cache=True)
@@ -101,29 +124,32 @@ def rotate_nearest(image, degrees):
     """Rotate one image counter-clockwise by ``degrees`` about its centre, as PIL's Image.rotate.
 
     image: (H, W); returns (H, W) of the same dtype.
-    Output pixel (y, x) samples the input at its centre (x + 0.5, y + 0.5)
-    turned back by the angle; nearest neighbour means truncating that
-    coordinate; positions outside the input get 0 (the study's fill).
+    Output pixel (x, y) samples the input at its centre (x + 0.5, y + 0.5)
+    turned back by the angle about (W/2, H/2); nearest neighbour takes the
+    pixel that contains that point; points outside the input give 0 (the
+    study's fill). PIL does this in 16.16 fixed point, and so do we, so the
+    results are PIL's to the pixel.
     """
     H, W = image.shape
-    theta = -math.radians(degrees)  # PIL maps output to input, hence the minus
-    cos_t = math.cos(theta)
-    sin_t = math.sin(theta)
+    theta = -math.radians(degrees)  # PIL's matrix maps output to input, hence the minus
+    cos_t = round(math.cos(theta), 15)  # PIL rounds too, so a quarter turn is exact
+    sin_t = round(math.sin(theta), 15)
     cx = W / 2.0
     cy = H / 2.0
+    # input = A @ (x, y) + offset, with A = [[cos, sin], [-sin, cos]], turning about (cx, cy)
+    offset_x = cx - cos_t * cx - sin_t * cy
+    offset_y = cy + sin_t * cx - cos_t * cy
+    step_xx, step_xy = _fix16(cos_t), _fix16(sin_t)  # change of input x per output x, per output y
+    step_yx, step_yy = _fix16(-sin_t), _fix16(cos_t)
+    start_x = _fix16(offset_x + 0.5 * cos_t + 0.5 * sin_t)  # the centre of output pixel (0, 0)
+    start_y = _fix16(offset_y - 0.5 * sin_t + 0.5 * cos_t)
     out = np.zeros_like(image)
     for y in range(H):
         for x in range(W):
-            dx = x + 0.5 - cx
-            dy = y + 0.5 - cy
-            src_x = cos_t * dx + sin_t * dy + cx
-            src_y = -sin_t * dx + cos_t * dy + cy
-            if src_x < 0.0 or src_y < 0.0:
-                continue
-            ix = int(src_x)
-            iy = int(src_y)
-            if ix < W and iy < H:
-                out[y, x] = image[iy, ix]
+            src_x = (start_x + y * step_xy + x * step_xx) >> 16  # floor of the fixed-point coordinate
+            src_y = (start_y + y * step_yy + x * step_yx) >> 16
+            if 0 <= src_x < W and 0 <= src_y < H:
+                out[y, x] = image[src_y, src_x]
     return out
 
 
