@@ -85,8 +85,9 @@ class Function:
 
 
 def _as_array(value, dtype=None):
-    """``value`` as an ndarray: arrays keep their dtype, Python floats become float32."""
-    if isinstance(value, np.ndarray):
+    """``value`` as an ndarray: arrays and NumPy scalars keep their dtype, Python floats become float32."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        value = np.asarray(value)
         return value if dtype is None else value.astype(dtype, copy=False)
     array = np.asarray(value)
     if dtype is not None:
