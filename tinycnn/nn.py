@@ -230,10 +230,10 @@ class Sequential(Module):
         return (module for _, module in self.named_children())
 
     def __getitem__(self, index):
-        return list(self)[index]
+        return [module for _, module in self.named_children()][index]
 
     def __len__(self):
-        return len(list(self))
+        return sum(1 for _ in self.named_children())
 
     def forward(self, input):
         for module in self:
