@@ -1,0 +1,136 @@
+"""The autograd engine: accumulation, no_grad, broadcasting, errors that name the op."""
+
+import numpy as np
+import pytest
+
+import tinycnn
+import tinycnn.functional as F
+from tinycnn import Tensor, nn
+
+
+def test_a_tensor_used_twice_gets_the_sum_of_both_gradients():
+    x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    y = x * x + x  # x feeds three uses: d/dx = 2x + 1
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, [3.0, 5.0, 7.0])
+
+
+def test_a_module_called_twice_in_one_graph():
+    layer = nn.Linear(3, 3, generator=np.random.default_rng(0)).to(np.float64)
+    x = Tensor(np.ones((2, 3)))
+    layer(layer(x)).sum().backward()
+    w = layer.weight.data
+    # out = (x W^T + b) W^T + b; d(sum)/dW gathers both uses
+    h = x.data @ w.T + layer.bias.data
+    expected = np.ones((2, 3)).T @ h + (np.ones((2, 3)) @ w).T @ x.data
+    np.testing.assert_allclose(layer.weight.grad, expected, rtol=1e-12)
+
+
+def test_gradients_accumulate_across_backward_calls_until_zeroed():
+    model = nn.Linear(2, 1, generator=np.random.default_rng(0))
+    x = Tensor(np.ones((1, 2), dtype=np.float32))
+    model(x).sum().backward()
+    once = model.weight.grad.copy()
+    model(x).sum().backward()
+    np.testing.assert_allclose(model.weight.grad, 2 * once)
+    model.zero_grad()
+    assert model.weight.grad is None and model.bias.grad is None
+
+
+def test_no_grad_records_nothing():
+    x = Tensor(np.ones(3), requires_grad=True)
+    with tinycnn.no_grad():
+        y = x * 2.0
+        assert not tinycnn.is_grad_enabled()
+    assert tinycnn.is_grad_enabled()
+    assert not y.requires_grad and y._ctx is None
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.sum().backward()
+
+
+def test_broadcasting_reduces_gradients_to_each_input_shape():
+    a = Tensor(np.ones((4, 3)), requires_grad=True)
+    b = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    c = Tensor(np.ones((4, 1)), requires_grad=True)
+    ((a * b) + c).sum().backward()
+    np.testing.assert_allclose(a.grad, np.tile([1.0, 2.0, 3.0], (4, 1)))
+    np.testing.assert_allclose(b.grad, [4.0, 4.0, 4.0])
+    np.testing.assert_allclose(c.grad, np.full((4, 1), 3.0))
+
+
+def test_scalars_and_arrays_as_operands():
+    x = Tensor(np.array([2.0, 4.0]), requires_grad=True)
+    y = (1.0 - x) / 2.0 + 3 * x - np.array([1.0, 1.0])
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, [2.5, 2.5])
+    np.testing.assert_allclose((2.0 / x).data, [1.0, 0.5])
+
+
+def test_a_deep_graph_does_not_hit_the_recursion_limit():
+    x = Tensor(np.array(1.0), requires_grad=True)
+    y = x
+    for _ in range(20000):
+        y = y + x
+    y.backward()
+    assert x.grad == 20001.0
+
+
+def test_default_dtype_is_float32_and_float64_is_kept():
+    assert Tensor([1.0, 2.0]).dtype == np.float32
+    assert Tensor(np.zeros(2)).dtype == np.float64
+    assert (Tensor(np.zeros(2)) * 2.0).dtype == np.float64
+    assert (Tensor([1.0]) * 2.0).dtype == np.float32
+
+
+def test_mixed_dtypes_are_refused_with_the_op_and_shapes():
+    a = Tensor(np.zeros((2, 3), dtype=np.float32))
+    b = Tensor(np.zeros((2, 3), dtype=np.float64))
+    with pytest.raises(TypeError, match=r"add: mixed dtypes float32 and float64 \(shapes \(2, 3\) and \(2, 3\)\)"):
+        a + b
+    with pytest.raises(TypeError, match="conv2d: mixed dtypes"):
+        F.conv2d(Tensor(np.zeros((1, 1, 5, 5), dtype=np.float32)), Tensor(np.zeros((1, 1, 3, 3))))
+
+
+def test_wrong_shapes_are_refused_with_the_op_and_shapes():
+    with pytest.raises(ValueError, match=r"mul: shapes \(2, 3\) and \(4,\) cannot be broadcast"):
+        Tensor(np.zeros((2, 3))) * Tensor(np.zeros(4))
+    with pytest.raises(ValueError, match=r"conv2d: input has 3 channels but weight expects 1"):
+        F.conv2d(Tensor(np.zeros((1, 3, 5, 5))), Tensor(np.zeros((2, 1, 3, 3))))
+    with pytest.raises(ValueError, match=r"conv2d: input must be 4-D \(N, C, H, W\), got shape \(5, 5\)"):
+        F.conv2d(Tensor(np.zeros((5, 5))), Tensor(np.zeros((2, 1, 3, 3))))
+    with pytest.raises(ValueError, match="kernel 5x5 is larger than the padded input 3x3"):
+        F.conv2d(Tensor(np.zeros((1, 1, 3, 3))), Tensor(np.zeros((1, 1, 5, 5))))
+    with pytest.raises(ValueError, match=r"linear: input has 4 features but weight expects 3"):
+        F.linear(Tensor(np.zeros((2, 4))), Tensor(np.zeros((5, 3))))
+    with pytest.raises(ValueError, match=r"max_pool2d: kernel 3x3 is larger than the input 2x2"):
+        F.max_pool2d(Tensor(np.zeros((1, 1, 2, 2))), 3)
+    with pytest.raises(ValueError, match=r"nll_loss: target values must lie in \[0, 3\)"):
+        F.nll_loss(Tensor(np.zeros((2, 3))), np.array([0, 3]))
+    with pytest.raises(TypeError, match="nll_loss: target must hold integer class indices"):
+        F.nll_loss(Tensor(np.zeros((2, 3))), np.array([0.0, 1.0]))
+    with pytest.raises(TypeError, match="relu: input must be float32 or float64, got int64"):
+        F.relu(Tensor(np.zeros(3, dtype=np.int64)))
+
+
+def test_backward_on_a_non_scalar_needs_a_gradient():
+    x = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match="needs a scalar"):
+        (x * 2.0).backward()
+    (x * 2.0).backward(np.ones(3))
+    np.testing.assert_allclose(x.grad, [2.0, 2.0, 2.0])
+
+
+def test_cross_entropy_takes_a_tensor_target_and_equals_nll_of_log_softmax():
+    rng = np.random.default_rng(0)
+    scores = Tensor(rng.standard_normal((4, 5)))
+    target = rng.integers(0, 5, 4)
+    by_tensor = F.cross_entropy(scores, Tensor(target)).item()
+    assert by_tensor == pytest.approx(F.nll_loss(F.log_softmax(scores, dim=1), target).item())
+    logp = scores.data - np.log(np.exp(scores.data).sum(axis=1, keepdims=True))
+    assert by_tensor == pytest.approx(-logp[np.arange(4), target].mean())
+
+
+def test_max_pool2d_stride_defaults_to_the_kernel_and_sizes_round_down():
+    out = F.max_pool2d(Tensor(np.arange(121.0).reshape(1, 1, 11, 11)), 3)
+    assert out.shape == (1, 1, 3, 3)
+    assert out.data[0, 0, 0, 0] == 24.0  # max of rows 0-2, columns 0-2

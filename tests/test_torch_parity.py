@@ -1,0 +1,98 @@
+"""Optional: tinycnn against PyTorch 2.13 on the same inputs (skipped without torch).
+
+Install the oracle with `pip install torch==2.13.0` (that exact version: others pull CUDA).
+"""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import tinycnn.functional as F  # noqa: E402
+from models import MinimalNet  # noqa: E402
+from tinycnn import Tensor, optim  # noqa: E402
+from tinycnn.nn import Parameter  # noqa: E402
+
+
+def both(array):
+    return Tensor(array.copy(), requires_grad=True), torch.tensor(array, requires_grad=True)
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 0), (2, 1), (3, 2)])
+def test_conv2d(stride, padding):
+    rng = np.random.default_rng(0)
+    (x, tx), (w, tw), (b, tb) = both(rng.standard_normal((2, 3, 9, 8))), both(rng.standard_normal((4, 3, 3, 2))), \
+        both(rng.standard_normal(4))
+    ours = F.conv2d(x, w, b, stride, padding)
+    theirs = torch.nn.functional.conv2d(tx, tw, tb, stride, padding)
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-10)
+    dout = rng.standard_normal(ours.shape)
+    (ours * Tensor(dout)).sum().backward()
+    (theirs * torch.tensor(dout)).sum().backward()
+    for a, t in ((x, tx), (w, tw), (b, tb)):
+        np.testing.assert_allclose(a.grad, t.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_minimal_model_forward_backward_and_adam_steps():
+    """The study's model in float32: same weights, same batch, three Adam steps with L2 decay."""
+    rng = np.random.default_rng(1)
+    ours = MinimalNet(generator=rng)
+
+    class TorchMinimal(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.conv2 = torch.nn.Conv2d(1, 16, 3), torch.nn.Conv2d(16, 32, 3)
+            self.fc1, self.fc2 = torch.nn.Linear(288, 65), torch.nn.Linear(65, 10)
+
+        def forward(self, x):
+            f = torch.nn.functional
+            x = f.max_pool2d(f.relu(self.conv1(x)), 2)
+            x = f.max_pool2d(f.relu(self.conv2(x)), 3)
+            x = f.relu(self.fc1(x.flatten(1)))
+            return f.log_softmax(self.fc2(x), dim=1)
+
+    theirs = TorchMinimal()
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    opt = optim.Adam(ours.parameters(), lr=0.01, weight_decay=1e-4)
+    topt = torch.optim.Adam(theirs.parameters(), lr=0.01, weight_decay=1e-4)
+    for step in range(3):
+        x = rng.standard_normal((32, 1, 28, 28)).astype(np.float32)
+        y = rng.integers(0, 10, 32)
+        opt.zero_grad()
+        topt.zero_grad()
+        loss = F.cross_entropy(ours(Tensor(x)), y)
+        tloss = torch.nn.functional.cross_entropy(theirs(torch.tensor(x)), torch.tensor(y))
+        assert loss.item() == pytest.approx(tloss.item(), rel=1e-4)
+        loss.backward()
+        tloss.backward()
+        for (name, p), tp in zip(ours.named_parameters(), theirs.parameters()):
+            np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=name)
+        opt.step()
+        topt.step()
+    for (name, p), tp in zip(ours.named_parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-3, atol=1e-4, err_msg=name)
+
+
+def test_max_pool_log_softmax_nll_and_sgd_momentum():
+    rng = np.random.default_rng(2)
+    (x, tx) = both(rng.standard_normal((2, 3, 11, 11)))
+    ours = F.max_pool2d(x, 3, 2)
+    theirs = torch.nn.functional.max_pool2d(tx, 3, 2)
+    np.testing.assert_array_equal(ours.data, theirs.detach().numpy())
+    (s, ts) = both(rng.standard_normal((5, 7)))
+    target = rng.integers(0, 7, 5)
+    loss = F.nll_loss(F.log_softmax(s, dim=1), target)
+    tloss = torch.nn.functional.nll_loss(torch.log_softmax(ts, dim=1), torch.tensor(target))
+    assert loss.item() == pytest.approx(tloss.item(), rel=1e-12)
+    loss.backward()
+    tloss.backward()
+    np.testing.assert_allclose(s.grad, ts.grad.numpy(), rtol=1e-10)
+
+    p, tp = Parameter(np.array([1.0, -2.0])), torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
+    sgd = optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.01, nesterov=True)
+    tsgd = torch.optim.SGD([tp], lr=0.1, momentum=0.9, weight_decay=0.01, nesterov=True)
+    for g in ([0.5, 0.5], [-1.0, 2.0], [0.0, 1.0]):
+        p.grad, tp.grad = np.array(g), torch.tensor(g, dtype=torch.float64)
+        sgd.step()
+        tsgd.step()
+    np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12)
