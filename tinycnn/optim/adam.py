@@ -5,7 +5,6 @@ import math
 import numpy as np
 
 from tinycnn.optim.optimizer import Optimizer
-from tinycnn.tensor import no_grad
 
 
 class Adam(Optimizer):
@@ -31,30 +30,19 @@ class Adam(Optimizer):
             raise ValueError(f"Adam: betas must lie in [0, 1), got {betas}")
         super().__init__(params, dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay))
 
-    def step(self):
-        group = self.param_groups[0]
-        lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        with no_grad():
-            for p in self.params:
-                if p.grad is None:
-                    continue
-                grad = p.grad
-                if weight_decay:
-                    grad = grad + weight_decay * p.data
-                state = self.state.setdefault(id(p), {})
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p.data)
-                    state["exp_avg_sq"] = np.zeros_like(p.data)
-                state["step"] += 1
-                t = state["step"]
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m *= beta1
-                m += (1 - beta1) * grad
-                v *= beta2
-                v += (1 - beta2) * grad * grad
-                bias_correction1 = 1 - beta1**t
-                bias_correction2 = 1 - beta2**t
-                step_size = lr / bias_correction1
-                denom = np.sqrt(v) / math.sqrt(bias_correction2) + eps
-                p.data = (p.data - step_size * m / denom).astype(p.dtype, copy=False)
+    def update(self, grad, state, group):
+        beta1, beta2 = group["betas"]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(grad)
+            state["exp_avg_sq"] = np.zeros_like(grad)
+        state["step"] += 1
+        t = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= beta1  # first moment
+        m += (1 - beta1) * grad
+        v *= beta2  # second moment
+        v += (1 - beta2) * grad * grad
+        step_size = group["lr"] / (1 - beta1**t)  # bias correction of m folded into the step
+        denom = np.sqrt(v) / math.sqrt(1 - beta2**t) + group["eps"]  # bias correction of v
+        return step_size * m / denom

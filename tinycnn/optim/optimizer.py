@@ -1,4 +1,4 @@
-"""The Optimizer base: parameter groups, per-parameter state, zero_grad."""
+"""The Optimizer base: parameter groups, per-parameter state, the shared part of a step."""
 
 
 class Optimizer:
@@ -7,6 +7,11 @@ class Optimizer:
     As in PyTorch, ``param_groups`` is a list of dicts (here always one group)
     whose ``"lr"`` a scheduler may change, and ``state[id(p)]`` holds what a
     method remembers between steps (momentum buffers, Adam's moments).
+
+    ``step`` does what every method shares: skip parameters without a
+    gradient, fold the L2 penalty into the gradient (``g + weight_decay * p``,
+    PyTorch's ``weight_decay`` for SGD and Adam), and apply
+    ``p = p - update``, keeping p's dtype. Subclasses say what the update is.
     """
 
     def __init__(self, params, defaults):
@@ -28,4 +33,16 @@ class Optimizer:
             p.grad = None
 
     def step(self):
+        group = self.param_groups[0]
+        for p in self.params:
+            if p.grad is None:
+                continue
+            grad = p.grad
+            if group["weight_decay"]:
+                grad = grad + group["weight_decay"] * p.data
+            update = self.update(grad, self.state.setdefault(id(p), {}), group)
+            p.data = (p.data - update).astype(p.dtype, copy=False)
+
+    def update(self, grad, state, group):
+        """The amount to subtract from a parameter, given its (decayed) gradient and its state."""
         raise NotImplementedError

@@ -1,7 +1,6 @@
 """Stochastic gradient descent with momentum, in PyTorch's formulation."""
 
 from tinycnn.optim.optimizer import Optimizer
-from tinycnn.tensor import no_grad
 
 
 class SGD(Optimizer):
@@ -24,22 +23,13 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov momentum requires momentum > 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov))
 
-    def step(self):
-        group = self.param_groups[0]
-        lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
-        with no_grad():
-            for p in self.params:
-                if p.grad is None:
-                    continue
-                grad = p.grad
-                if weight_decay:
-                    grad = grad + weight_decay * p.data
-                if momentum:
-                    state = self.state.setdefault(id(p), {})
-                    if "momentum_buffer" not in state:
-                        state["momentum_buffer"] = grad.copy()
-                    else:
-                        state["momentum_buffer"] = momentum * state["momentum_buffer"] + grad
-                    buf = state["momentum_buffer"]
-                    grad = grad + momentum * buf if group["nesterov"] else buf
-                p.data = (p.data - lr * grad).astype(p.dtype, copy=False)
+    def update(self, grad, state, group):
+        momentum = group["momentum"]
+        if momentum:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = grad.copy()
+            else:
+                state["momentum_buffer"] = momentum * state["momentum_buffer"] + grad
+            buf = state["momentum_buffer"]
+            grad = grad + momentum * buf if group["nesterov"] else buf
+        return group["lr"] * grad
