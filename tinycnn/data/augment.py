@@ -74,9 +74,26 @@ def _fixed_point(weights):
 
 
 @njit(cache=True)
-def _to_byte(accumulator):
-    """A fixed-point sum (with the half already added) back to a pixel value, clipped to 0..255."""
-    return min(max(accumulator >> PRECISION_BITS, 0), 255)
+def _resample_rows(image, out_w):
+    """One PIL resampling pass along the last axis: (H, W) -> (H, out_w) int64 of values 0..255.
+
+    Each output is the fixed-point weighted sum of its input pixels plus one
+    half, shifted back down and clipped to 0..255: PIL's rounding exactly.
+    """
+    H, W = image.shape
+    first, weights = _bilinear_weights(W, out_w)
+    fixed = _fixed_point(weights)
+    half = 1 << (PRECISION_BITS - 1)
+    out = np.empty((H, out_w), dtype=np.int64)
+    for y in range(H):
+        for x in range(out_w):
+            total = half
+            for t in range(fixed.shape[1]):
+                j = first[x] + t
+                if j < W:
+                    total += fixed[x, t] * np.int64(image[y, j])
+            out[y, x] = min(max(total >> PRECISION_BITS, 0), 255)
+    return out
 
 
 @njit(cache=True)
@@ -87,30 +104,9 @@ def resize_bilinear(image, out_h, out_w):
     returns (out_h, out_w) float64 of whole values 0..255; each pass rounds to
     a whole value in PIL's fixed-point arithmetic, so the result is PIL's.
     """
-    H, W = image.shape
-    col_first, col_weights = _bilinear_weights(W, out_w)
-    row_first, row_weights = _bilinear_weights(H, out_h)
-    col_fixed, row_fixed = _fixed_point(col_weights), _fixed_point(row_weights)
-    half = 1 << (PRECISION_BITS - 1)
-    horizontal = np.empty((H, out_w), dtype=np.int64)
-    for y in range(H):
-        for x in range(out_w):
-            total = half
-            for t in range(col_fixed.shape[1]):
-                j = col_first[x] + t
-                if j < W:
-                    total += col_fixed[x, t] * np.int64(image[y, j])
-            horizontal[y, x] = _to_byte(total)
-    out = np.empty((out_h, out_w), dtype=np.float64)
-    for y in range(out_h):
-        for x in range(out_w):
-            total = half
-            for t in range(row_fixed.shape[1]):
-                i = row_first[y] + t
-                if i < H:
-                    total += row_fixed[y, t] * horizontal[i, x]
-            out[y, x] = _to_byte(total)
-    return out
+    horizontal = _resample_rows(image, out_w)  # (H, out_w)
+    vertical = _resample_rows(np.ascontiguousarray(horizontal.T), out_h)  # (out_w, out_h)
+    return vertical.T.astype(np.float64)
 
 
 @njit(cache=True)
