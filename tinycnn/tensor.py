@@ -14,6 +14,8 @@ import contextlib
 
 import numpy as np
 
+from tinycnn.kernels.threads import one_blas_thread
+
 DEFAULT_DTYPE = np.float32  # as in PyTorch: parameters and data are float32
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -76,7 +78,8 @@ class Function:
     def apply(cls, *args):
         ctx = Context(cls, args)
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-        out = cls.forward(ctx, *arrays)
+        with one_blas_thread():
+            out = cls.forward(ctx, *arrays)
         requires_grad = _grad_enabled and any(ctx.needs_input_grad)
         result = Tensor(out, requires_grad=requires_grad)
         if requires_grad:
@@ -175,6 +178,11 @@ class Tensor:
                 raise ValueError(f"backward(): gradient shape {gradient.shape} != tensor shape {self.shape}")
 
         grads = {id(self): gradient}
+        with one_blas_thread():
+            self._backpropagate(grads)
+
+    def _backpropagate(self, grads):
+        """Walk the graph from this tensor to the leaves, turning each node's gradient into its inputs'."""
         for node in _topological_order(self):
             dout = grads.pop(id(node), None)
             if dout is None:
