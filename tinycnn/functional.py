@@ -3,12 +3,14 @@
 Each public function checks its inputs (shapes, dtypes), so that a mistake is
 reported in terms of the op and the shapes the user passed, then applies a
 ``Function`` whose forward and backward call the Numba kernels in
-``tinycnn.kernels``. Import it as PyTorch users do: ``import tinycnn.functional as F``.
+``tinycnn.kernels``. ``conv2d``, and the ``relu`` and ``max_pool2d`` that
+follow it, are deferred and run as one kernel (see ``tinycnn/fusion.py``). Import it as PyTorch users do: ``import tinycnn.functional as F``.
 """
 
 import numba
 import numpy as np
 
+from tinycnn import fusion
 from tinycnn.kernels.conv2d import conv2d_backward, conv2d_forward
 from tinycnn.kernels.linear import linear_backward, linear_forward
 from tinycnn.kernels.log_softmax import log_softmax_backward, log_softmax_forward
@@ -104,6 +106,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):
             f"{op}: kernel {KH}x{KW} is larger than the padded input {H + 2 * padding}x{W + 2 * padding} "
             f"(input {input.shape}, padding {padding})"
         )
+    if fusion.enabled:  # deferred, so that a ReLU and a max-pool that follow can join it
+        return fusion.deferred_conv2d(input, weight, bias, stride, padding)
     return Conv2dFunction.apply(input, weight, bias, stride, padding)
 
 
@@ -146,7 +150,8 @@ def max_pool2d(input, kernel_size, stride=None):
     H, W = input.shape[2:]
     if kernel_size > H or kernel_size > W:
         raise ValueError(f"{op}: kernel {kernel_size}x{kernel_size} is larger than the input {H}x{W} ({input.shape})")
-    return MaxPool2dFunction.apply(input, kernel_size, stride)
+    fused = fusion.fuse_max_pool2d(input, kernel_size, stride)
+    return fused if fused is not None else MaxPool2dFunction.apply(input, kernel_size, stride)
 
 
 # ----- linear ----------------------------------------------------------------------------
@@ -210,7 +215,8 @@ class ReLUFunction(Function):
 def relu(input):
     """max(input, 0) element-wise; the gradient at 0 is 0. Shape: any, output the same."""
     _check_floats("relu", ("input", input))
-    return ReLUFunction.apply(input)
+    fused = fusion.fuse_relu(input)
+    return fused if fused is not None else ReLUFunction.apply(input)
 
 
 # ----- log_softmax, nll_loss, cross_entropy -----------------------------------------------

@@ -34,6 +34,18 @@ def no_grad():
         _grad_enabled = previous
 
 
+@contextlib.contextmanager
+def set_grad_enabled(mode):
+    """Within this block, graph recording is on if ``mode`` is true and off otherwise."""
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = bool(mode)
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
 def is_grad_enabled():
     return _grad_enabled
 
@@ -76,8 +88,12 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
+        return cls.apply_to_arrays(args, [a.data if isinstance(a, Tensor) else a for a in args])
+
+    @classmethod
+    def apply_to_arrays(cls, args, arrays):
+        """``apply`` with the input values given as arrays; the graph still links to the Tensors in args."""
         ctx = Context(cls, args)
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         with one_blas_thread():
             out = cls.forward(ctx, *arrays)
         requires_grad = _grad_enabled and any(ctx.needs_input_grad)
@@ -112,6 +128,7 @@ class Tensor:
     def __init__(self, data, requires_grad=False, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
+        self._plan = None  # set on tensors whose computation is deferred (see tinycnn/fusion.py)
         self.data = _as_array(data, dtype)
         if requires_grad and self.data.dtype not in FLOAT_DTYPES:
             raise TypeError(
@@ -121,19 +138,44 @@ class Tensor:
         self.grad = None
         self._ctx = None  # the Context of the Function that made this tensor, if recorded
 
+    @classmethod
+    def deferred(cls, plan, requires_grad):
+        """A tensor whose value ``plan.run()`` computes when first needed.
+
+        ``plan`` has ``shape`` and ``dtype``, and ``run()`` returning a Tensor
+        made by a Function. tinycnn.fusion uses this so that a ReLU or a
+        max-pool applied to a convolution's output can join the convolution.
+        """
+        tensor = cls.__new__(cls)
+        tensor._plan, tensor._data = plan, None
+        tensor.requires_grad, tensor.grad, tensor._ctx = requires_grad, None, None
+        return tensor
+
     # ----- array-like properties -------------------------------------------------
 
     @property
+    def data(self):
+        if self._plan is not None:
+            plan, self._plan = self._plan, None
+            result = plan.run()
+            self._data, self._ctx = result._data, result._ctx
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._plan, self._data = None, value
+
+    @property
     def shape(self):
-        return self.data.shape
+        return self._plan.shape if self._plan is not None else self._data.shape
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._plan.dtype if self._plan is not None else self._data.dtype
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return len(self.shape)
 
     def numpy(self):
         return self.data
@@ -177,6 +219,7 @@ class Tensor:
             if gradient.shape != self.shape:
                 raise ValueError(f"backward(): gradient shape {gradient.shape} != tensor shape {self.shape}")
 
+        self.data  # a deferred root is computed now, so that it has its place in the graph
         grads = {id(self): gradient}
         with one_blas_thread():
             self._backpropagate(grads)

@@ -1,0 +1,141 @@
+"""Convolution + bias, then optionally ReLU and max-pool, in one pass per image.
+
+This is a speed variant of ``conv2d.py`` composed with ``relu.py`` and
+``maxpool2d.py``; read those first. It computes
+
+    out = max_pool2d(relu(conv2d(x, weight, bias)))     (relu and pool each optional)
+
+without ever storing the full-size convolution output for the batch: each
+thread convolves one image into a small buffer that stays in cache, then
+applies ReLU and pooling to it straight away. For the study's models the
+full-size output is 4 to 9 times larger than the pooled one, so this saves
+most of the memory traffic of a training step.
+
+ReLU and max-pool commute (ReLU is monotonic, so the largest of the ReLU'd
+values is the ReLU of the largest value, at the same position), so this one
+kernel serves both orders the study uses: conv -> ReLU -> pool and
+conv -> pool -> ReLU. Ties go to the first maximum in row-major window
+order, as in ``maxpool2d.py``; a pooled value of exactly 0 after ReLU passes
+no gradient, as in ``relu.py``.
+
+``conv2d_fused_forward_naive`` is the definition: the three naive kernels
+one after the other.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from tinycnn.kernels.conv2d import col2im_add, conv2d_forward_naive, im2col
+from tinycnn.kernels.maxpool2d import _pool_plane, maxpool2d_forward_naive
+from tinycnn.kernels.relu import relu_forward_naive
+
+
+@njit(cache=True)
+def conv2d_fused_forward_naive(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride):
+    """The definition, for tests: conv2d, then ReLU if ``relu``, then max-pool if ``pool_kernel`` > 0.
+
+    x: (N, C, H, W), weight: (F, C, KH, KW), bias: (F,) -> out (N, F, PH, PW)
+    """
+    out = conv2d_forward_naive(x, weight, bias, stride, padding)
+    if relu:
+        out = relu_forward_naive(out.ravel()).reshape(out.shape)
+    if pool_kernel > 0:
+        out, _ = maxpool2d_forward_naive(out, pool_kernel, pool_kernel, pool_stride, pool_stride)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def conv2d_fused_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride):
+    """Convolution + bias, then ReLU if ``relu``, then max-pool if ``pool_kernel`` > 0.
+
+    x:      (N, C, H, W), C-contiguous
+    weight: (F, C, KH, KW), C-contiguous
+    bias:   (F,)
+    returns out (N, F, PH, PW) (cached for the backward; PH, PW = OH, OW without pooling)
+            argmax (N, F, PH, PW) int64, the winner's flat index oh*OW + ow in the conv
+            output (cached); shape (0, F, PH, PW) without pooling
+    """
+    N, C, H, W = x.shape
+    F, _, KH, KW = weight.shape
+    OH = (H + 2 * padding - KH) // stride + 1
+    OW = (W + 2 * padding - KW) // stride + 1
+    pooled = pool_kernel > 0
+    PH = (OH - pool_kernel) // pool_stride + 1 if pooled else OH
+    PW = (OW - pool_kernel) // pool_stride + 1 if pooled else OW
+    weight_matrix = weight.reshape(F, C * KH * KW)
+    out = np.empty((N, F, PH, PW), dtype=x.dtype)
+    argmax = np.empty((N if pooled else 0, F, PH, PW), dtype=np.int64)
+    for n in prange(N):  # images are independent: each thread writes only out[n], argmax[n]
+        cols = np.empty((C * KH * KW, OH * OW), dtype=x.dtype)
+        im2col(x[n], KH, KW, stride, padding, OH, OW, cols)
+        conv = np.dot(weight_matrix, cols)  # (F, OH*OW), stays in this thread's cache
+        for f in range(F):
+            conv[f] += bias[f]
+            if pooled:
+                _pool_plane(conv[f].reshape(OH, OW), pool_kernel, pool_kernel, pool_stride, pool_stride,
+                            out[n, f], argmax[n, f])
+            else:
+                out[n, f] = conv[f].reshape(OH, OW)
+            if relu:
+                plane = out[n, f]
+                for i in range(PH):
+                    for j in range(PW):
+                        if plane[i, j] <= 0:  # written so that NaN passes through, as in relu.py
+                            plane[i, j] = 0.0
+    return out, argmax
+
+
+@njit(parallel=True, cache=True)
+def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, need_dx, n_parts):
+    """Gradients of ``conv2d_fused_forward``.
+
+    dout:   (N, F, PH, PW), C-contiguous
+    x:      (N, C, H, W)       (cached)
+    weight: (F, C, KH, KW)     (cached)
+    out:    (N, F, PH, PW)     (cached: where it is 0 after ReLU, no gradient passes)
+    argmax: (N, F, PH, PW)     (cached; shape (0, ...) when the forward did not pool)
+    need_dx: False skips dx; n_parts: partial sums for dweight, one per thread
+    returns dx (N, C, H, W) (zeros if not needed), dweight (F, C, KH, KW), dbias (F,)
+
+    Per image, first the gradient of the conv output, dconv (F, OH*OW):
+      pool:  forward out[f, p] = conv[f, argmax[f, p]]  =>  dconv[f, argmax[f, p]] += dout[f, p]
+      ReLU:  forward out = max(., 0)                    =>  only where out > 0
+    then the convolution's backward exactly as in ``conv2d_backward``.
+    """
+    N, C, H, W = x.shape
+    F, _, KH, KW = weight.shape
+    OH = (H + 2 * padding - KH) // stride + 1
+    OW = (W + 2 * padding - KW) // stride + 1
+    _, _, PH, PW = dout.shape
+    pooled = argmax.shape[0] > 0
+    rows = C * KH * KW
+    weight_matrix = weight.reshape(F, rows)
+    n_parts = max(1, min(N, n_parts))
+    dweight_parts = np.zeros((n_parts, F, rows), dtype=x.dtype)
+    dbias_parts = np.zeros((n_parts, F), dtype=x.dtype)
+    dx = np.zeros((N, C, H, W), dtype=x.dtype) if need_dx else np.zeros((0, C, H, W), dtype=x.dtype)
+    for part in prange(n_parts):  # each thread: its own images, its own partial sums
+        cols = np.empty((rows, OH * OW), dtype=x.dtype)
+        dconv = np.empty((F, OH * OW), dtype=x.dtype)
+        for n in range(part * N // n_parts, (part + 1) * N // n_parts):
+            dconv[:] = 0.0
+            for f in range(F):
+                for i in range(PH):
+                    for j in range(PW):
+                        if relu and not out[n, f, i, j] > 0:
+                            continue
+                        position = argmax[n, f, i, j] if pooled else i * OW + j
+                        dconv[f, position] += dout[n, f, i, j]
+            im2col(x[n], KH, KW, stride, padding, OH, OW, cols)
+            dweight_parts[part] += np.dot(dconv, cols.T)
+            for f in range(F):
+                dbias_parts[part, f] += dconv[f].sum()
+            if need_dx:
+                dcols = np.dot(weight_matrix.T, dconv)
+                col2im_add(dcols, KH, KW, stride, padding, OH, OW, dx[n])
+    dweight = np.zeros((F, rows), dtype=x.dtype)
+    dbias = np.zeros(F, dtype=x.dtype)
+    for part in range(n_parts):  # a fixed order: the same sums bit for bit on every run
+        dweight += dweight_parts[part]
+        dbias += dbias_parts[part]
+    return dx, dweight.reshape(F, C, KH, KW), dbias
