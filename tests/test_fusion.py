@@ -163,7 +163,7 @@ def test_fused_backward_repeats_bit_for_bit():
     w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
     out, argmax = conv2d_fused_forward(x, w, np.zeros(8, np.float32), 1, 0, True, 3, 3)
     dout = rng.standard_normal(out.shape).astype(np.float32)
-    first = conv2d_fused_backward(dout, x, w, out, argmax, 1, 0, True, True, 2)
+    first = conv2d_fused_backward(dout, x, w, out, argmax, 1, 0, True, 3, 3, True, 2)
     for _ in range(3):
-        for a, b in zip(first, conv2d_fused_backward(dout, x, w, out, argmax, 1, 0, True, True, 2)):
+        for a, b in zip(first, conv2d_fused_backward(dout, x, w, out, argmax, 1, 0, True, 3, 3, True, 2)):
             assert np.array_equal(a, b)

@@ -42,7 +42,7 @@ class FusedConv2dFunction(Function):
         bias_or_zeros = np.zeros(weight.shape[0], dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
         out, argmax = conv2d_fused_forward(x, weight, bias_or_zeros, stride, padding, relu, pool_kernel, pool_stride)
         ctx.save_for_backward(x, weight, out, argmax)
-        ctx.stride, ctx.padding, ctx.relu = stride, padding, relu
+        ctx.stride, ctx.padding, ctx.relu, ctx.pool = stride, padding, relu, (pool_kernel, pool_stride)
         return out
 
     @staticmethod
@@ -50,7 +50,7 @@ class FusedConv2dFunction(Function):
         x, weight, out, argmax = ctx.saved_tensors
         need_dx = ctx.needs_input_grad[0]
         dx, dweight, dbias = conv2d_fused_backward(np.ascontiguousarray(dout), x, weight, out, argmax, ctx.stride,
-                                                   ctx.padding, ctx.relu, need_dx, numba.get_num_threads())
+                                                   ctx.padding, ctx.relu, *ctx.pool, need_dx, numba.get_num_threads())
         return (dx if need_dx else None), dweight, (dbias if ctx.needs_input_grad[2] else None), \
             None, None, None, None, None
 

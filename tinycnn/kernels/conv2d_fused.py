@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 from tinycnn.kernels.conv2d import col2im_add, conv2d_forward_naive, im2col
-from tinycnn.kernels.maxpool2d import _pool_plane, maxpool2d_forward_naive
+from tinycnn.kernels.maxpool2d import maxpool2d_forward_naive
 from tinycnn.kernels.relu import relu_forward_naive
 
 
@@ -44,6 +44,32 @@ def conv2d_fused_forward_naive(x, weight, bias, stride, padding, relu, pool_kern
     return out
 
 
+@njit(cache=True, inline="always")
+def _pool_plane_codes(plane, kernel, stride, out, code):
+    """Max-pool one (OH, OW) plane into out (PH, PW); code (PH, PW) gets the winner's place in its window.
+
+    Same rule as ``maxpool2d._pool_plane`` (first maximum in row-major window
+    order wins; NaN wins), but it records the winner as kh*kernel + kw, a
+    small number that fits in a byte, instead of a flat index. The loop body
+    has no branches (a select, not an if), so the compiler can run it over
+    several windows at once; inlined with a constant kernel this is about 3x
+    faster than ``_pool_plane`` on the study's 2x2 pools.
+    """
+    PH, PW = out.shape
+    for ph in range(PH):
+        for pw in range(PW):
+            best = plane[ph * stride, pw * stride]
+            best_code = 0
+            for kh in range(kernel):
+                for kw in range(kernel):
+                    value = plane[ph * stride + kh, pw * stride + kw]
+                    take = (value > best) | (value != value)
+                    best = value if take else best
+                    best_code = kh * kernel + kw if take else best_code
+            out[ph, pw] = best
+            code[ph, pw] = best_code
+
+
 @njit(parallel=True, cache=True)
 def conv2d_fused_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride):
     """Convolution + bias, then ReLU if ``relu``, then max-pool if ``pool_kernel`` > 0.
@@ -52,8 +78,8 @@ def conv2d_fused_forward(x, weight, bias, stride, padding, relu, pool_kernel, po
     weight: (F, C, KH, KW), C-contiguous
     bias:   (F,)
     returns out (N, F, PH, PW) (cached for the backward; PH, PW = OH, OW without pooling)
-            argmax (N, F, PH, PW) int64, the winner's flat index oh*OW + ow in the conv
-            output (cached); shape (0, F, PH, PW) without pooling
+            argmax (N, F, PH, PW) int8, the winner's place kh*pool_kernel + kw in its
+            window (cached); shape (0, F, PH, PW) without pooling
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
@@ -64,18 +90,22 @@ def conv2d_fused_forward(x, weight, bias, stride, padding, relu, pool_kernel, po
     PW = (OW - pool_kernel) // pool_stride + 1 if pooled else OW
     weight_matrix = weight.reshape(F, C * KH * KW)
     out = np.empty((N, F, PH, PW), dtype=x.dtype)
-    argmax = np.empty((N if pooled else 0, F, PH, PW), dtype=np.int64)
+    argmax = np.empty((N if pooled else 0, F, PH, PW), dtype=np.int8)
     for n in prange(N):  # images are independent: each thread writes only out[n], argmax[n]
         cols = np.empty((C * KH * KW, OH * OW), dtype=x.dtype)
         im2col(x[n], KH, KW, stride, padding, OH, OW, cols)
         conv = np.dot(weight_matrix, cols)  # (F, OH*OW), stays in this thread's cache
         for f in range(F):
             conv[f] += bias[f]
-            if pooled:
-                _pool_plane(conv[f].reshape(OH, OW), pool_kernel, pool_kernel, pool_stride, pool_stride,
-                            out[n, f], argmax[n, f])
+            plane = conv[f].reshape(OH, OW)
+            if pool_kernel == 2 and pool_stride == 2:  # the study's pools, as constants the compiler unrolls
+                _pool_plane_codes(plane, 2, 2, out[n, f], argmax[n, f])
+            elif pool_kernel == 3 and pool_stride == 3:
+                _pool_plane_codes(plane, 3, 3, out[n, f], argmax[n, f])
+            elif pooled:
+                _pool_plane_codes(plane, pool_kernel, pool_stride, out[n, f], argmax[n, f])
             else:
-                out[n, f] = conv[f].reshape(OH, OW)
+                out[n, f] = plane
             if relu:
                 plane = out[n, f]
                 for i in range(PH):
@@ -86,19 +116,21 @@ def conv2d_fused_forward(x, weight, bias, stride, padding, relu, pool_kernel, po
 
 
 @njit(parallel=True, cache=True)
-def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, need_dx, n_parts):
+def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, pool_kernel, pool_stride, need_dx,
+                          n_parts):
     """Gradients of ``conv2d_fused_forward``.
 
     dout:   (N, F, PH, PW), C-contiguous
     x:      (N, C, H, W)       (cached)
     weight: (F, C, KH, KW)     (cached)
     out:    (N, F, PH, PW)     (cached: where it is 0 after ReLU, no gradient passes)
-    argmax: (N, F, PH, PW)     (cached; shape (0, ...) when the forward did not pool)
+    argmax: (N, F, PH, PW)     (cached window places; shape (0, ...) when the forward did not pool)
     need_dx: False skips dx; n_parts: partial sums for dweight, one per thread
     returns dx (N, C, H, W) (zeros if not needed), dweight (F, C, KH, KW), dbias (F,)
 
     Per image, first the gradient of the conv output, dconv (F, OH*OW):
-      pool:  forward out[f, p] = conv[f, argmax[f, p]]  =>  dconv[f, argmax[f, p]] += dout[f, p]
+      pool:  forward out[f, i, j] = conv[f, i*S + a // K, j*S + a % K] with a = argmax[f, i, j]
+             =>  dconv at that place += dout[f, i, j]
       ReLU:  forward out = max(., 0)                    =>  only where out > 0
     then the convolution's backward exactly as in ``conv2d_backward``.
     """
@@ -107,7 +139,7 @@ def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, n
     OH = (H + 2 * padding - KH) // stride + 1
     OW = (W + 2 * padding - KW) // stride + 1
     _, _, PH, PW = dout.shape
-    pooled = argmax.shape[0] > 0
+    pooled = pool_kernel > 0
     rows = C * KH * KW
     weight_matrix = weight.reshape(F, rows)
     n_parts = max(1, min(N, n_parts))
@@ -122,10 +154,14 @@ def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, n
             for f in range(F):
                 for i in range(PH):
                     for j in range(PW):
-                        if relu and not out[n, f, i, j] > 0:
-                            continue
-                        position = argmax[n, f, i, j] if pooled else i * OW + j
-                        dconv[f, position] += dout[n, f, i, j]
+                        # a select, not an if: whether a unit is active is a coin flip on real data
+                        g = dout[n, f, i, j] if (out[n, f, i, j] > 0 or not relu) else 0.0
+                        if pooled:
+                            place = argmax[n, f, i, j]
+                            position = (i * pool_stride + place // pool_kernel) * OW + j * pool_stride + place % pool_kernel
+                        else:
+                            position = i * OW + j
+                        dconv[f, position] += g
             im2col(x[n], KH, KW, stride, padding, OH, OW, cols)
             dweight_parts[part] += np.dot(dconv, cols.T)
             for f in range(F):
