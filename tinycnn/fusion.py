@@ -27,7 +27,7 @@ import os
 import numba
 import numpy as np
 
-from tinycnn.kernels.conv2d_fused import conv2d_fused_backward, conv2d_fused_forward
+from tinycnn.kernels.conv2d_fused import conv2d_fused_backward, conv2d_fused_forward, images_per_block
 from tinycnn.tensor import Function, Tensor, is_grad_enabled, set_grad_enabled
 
 enabled = os.environ.get("TINYCNN_FUSION", "1") != "0"
@@ -49,8 +49,11 @@ class FusedConv2dFunction(Function):
     def backward(ctx, dout):
         x, weight, out, argmax = ctx.saved_tensors
         need_dx = ctx.needs_input_grad[0]
+        OH = (x.shape[2] + 2 * ctx.padding - weight.shape[2]) // ctx.stride + 1
+        OW = (x.shape[3] + 2 * ctx.padding - weight.shape[3]) // ctx.stride + 1
         dx, dweight, dbias = conv2d_fused_backward(np.ascontiguousarray(dout), x, weight, out, argmax, ctx.stride,
-                                                   ctx.padding, ctx.relu, *ctx.pool, need_dx, numba.get_num_threads())
+                                                   ctx.padding, ctx.relu, *ctx.pool, need_dx, numba.get_num_threads(),
+                                                   images_per_block(OH, OW))
         return (dx if need_dx else None), dweight, (dbias if ctx.needs_input_grad[2] else None), \
             None, None, None, None, None
 
