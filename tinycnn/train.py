@@ -55,11 +55,11 @@ def train_epoch(model, loader, optimizer, epoch=1, progress=True):
 
     Stops early if the loss stops being finite (a diverged run) and reports
     the batch where that happened. Returns a dict: ``losses`` (one per batch),
-    ``running_acc`` (%), ``diverged`` (bool), ``diverged_at_batch`` (int or
-    None), ``seconds``.
+    ``running_accs`` (% after each batch), ``running_acc`` (% at the end),
+    ``diverged`` (bool), ``diverged_at_batch`` (int or None), ``seconds``.
     """
     model.train()
-    losses, correct, seen = [], 0, 0
+    losses, running_accs, correct, seen = [], [], 0, 0
     diverged_at = None
     start = time.perf_counter()
     bar = tqdm(loader, desc=f"epoch {epoch}", disable=not progress, leave=True, dynamic_ncols=True)
@@ -71,6 +71,7 @@ def train_epoch(model, loader, optimizer, epoch=1, progress=True):
         correct += int((output.data.argmax(axis=1) == labels).sum())
         seen += len(labels)
         losses.append(loss_value)
+        running_accs.append(100.0 * correct / seen)
         if not math.isfinite(loss_value):
             diverged_at = batch_index
             bar.set_postfix(loss="nan", acc=f"{100.0 * correct / seen:.2f}%")
@@ -81,6 +82,7 @@ def train_epoch(model, loader, optimizer, epoch=1, progress=True):
     bar.close()
     return {
         "losses": losses,
+        "running_accs": running_accs,
         "running_acc": 100.0 * correct / max(seen, 1),
         "diverged": diverged_at is not None,
         "diverged_at_batch": diverged_at,
@@ -88,20 +90,25 @@ def train_epoch(model, loader, optimizer, epoch=1, progress=True):
     }
 
 
-def evaluate(model, loader, desc="eval", progress=True):
+def evaluate(model, loader, desc="eval", progress=True, return_predictions=False):
     """Accuracy of ``model`` over ``loader``, in no_grad and eval mode.
 
     Predictions are the argmax of the output; as in PyTorch, a row of NaN
     predicts class 0 (argmax returns the first NaN), which is how a diverged
     network scores the share of zeros in the labels.
-    Returns (accuracy %, correct, total).
+    Returns (accuracy %, correct, total), and the predictions in loader order
+    as a fourth item if ``return_predictions``.
     """
     model.eval()
-    correct, total = 0, 0
+    correct, total, all_predictions = 0, 0, []
     with no_grad():
         for images, labels in tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True):
             predictions = model(Tensor(images)).data.argmax(axis=1)
             correct += int((predictions == labels).sum())
             total += len(labels)
+            all_predictions.append(predictions)
     model.train()
-    return 100.0 * correct / max(total, 1), correct, total
+    accuracy = 100.0 * correct / max(total, 1)
+    if return_predictions:
+        return accuracy, correct, total, np.concatenate(all_predictions) if all_predictions else np.zeros(0, int)
+    return accuracy, correct, total
