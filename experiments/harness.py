@@ -9,6 +9,10 @@ After training it measures two accuracies, named so they cannot be confused:
 - ``seed_metric_acc``: the study's own figure, accuracy on the training images
   passed through the training augmentation once more (a fresh random draw),
   which is what the study's "test" loop really read.
+
+A run whose loss stops being finite is not an error: training stops, the
+record says ``diverged`` and where, and both accuracies are measured as the
+study measured them (a NaN network predicts class 0 for every image).
 """
 
 import argparse
@@ -35,10 +39,18 @@ DEFAULT_DATA_DIR = REPO / "data" / "mnist"
 RESULTS_DIR = REPO / "experiments" / "results"
 DEFAULT_SEED = 0
 
+# Every record has these fields; report.py refuses a record without one of them.
+RECORD_FIELDS = (
+    "trial", "study_trial", "ours", "description", "model", "params", "epochs", "batch_size", "optimizer", "lr",
+    "momentum", "weight_decay", "shuffle", "seed", "train_images", "test_acc", "seed_metric_acc",
+    "running_train_acc", "final_train_loss", "diverged", "diverged_at", "train_seconds", "eval_seconds",
+    "seconds_per_epoch", "study_reported_acc", "study_reported", "test_acc_per_epoch",
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class Trial:
-    """One trial of the study, as ../shared/SEED.md lists it."""
+    """One trial: the study's (as ../shared/SEED.md lists it) or one of ours, marked ``ours``."""
 
     id: str
     model: str  # a key of models.MODELS
@@ -51,6 +63,10 @@ class Trial:
     study_reported: str = ""  # the study's result as it wrote it
     epochs: int = 1
     shuffle: bool = False
+    ours: bool = False  # an extra trial of this replication, not one of the study's
+    study_trial: str | None = None  # for ours: the study's trial it varies
+    description: str = ""
+    seed: int | None = None  # a seed of its own (e.g. seed-robustness trials); default: --seed
 
 
 def build_optimizer(trial, params):
@@ -63,16 +79,19 @@ def build_optimizer(trial, params):
 
 def parse_args(description, trials, argv=None):
     parser = argparse.ArgumentParser(description=description)
-    if len(trials) > 1:
-        parser.add_argument("--trial", choices=[t.id for t in trials], help="run one trial (default: all)")
-    parser.add_argument("--epochs", type=int, help="epochs (default: the study's, 1)")
-    parser.add_argument("--batch-size", type=int, help="batch size (default: the study's)")
+    parser.add_argument("--trial", choices=[t.id for t in trials], help="run one trial (default: all of them)")
+    parser.add_argument("--epochs", type=int, help="epochs (default: the trial's)")
+    parser.add_argument("--batch-size", type=int, help="batch size (default: the trial's)")
+    parser.add_argument("--lr", type=float, help="learning rate (default: the trial's)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
                         help="directory of the four IDX files, gzipped or raw (default: the shipped MNIST)")
     parser.add_argument("--limit", type=int, help="train on the first N training images only (smoke runs)")
-    parser.add_argument("--out", type=Path, help="where to write the JSON record")
+    parser.add_argument("--out", type=Path,
+                        help="the JSON record's file when one trial runs, the folder for the records when "
+                             "several do (default: experiments/results)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no-plots", action="store_true", help="no pictures")
     args = parser.parse_args(argv)
     for name in ("epochs", "batch_size", "limit"):
         value = getattr(args, name)
@@ -99,15 +118,16 @@ def write_json_atomic(path, record):
         raise
 
 
-def run_trial(trial, data, args):
+def run_trial(trial, data, args, plots=None):
     """Train and evaluate one trial; return its record (a dict ready for JSON)."""
-    epochs = args.epochs or trial.epochs
-    batch_size = args.batch_size or trial.batch_size
+    trial = dataclasses.replace(trial, epochs=args.epochs or trial.epochs, batch_size=args.batch_size or trial.batch_size,
+                                lr=args.lr if args.lr is not None else trial.lr)
+    seed = trial.seed if trial.seed is not None else args.seed
     # Independent streams for each use of randomness, all from the one seed.
     init_rng, train_rng, metric_rng, shuffle_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(args.seed).spawn(4)
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
     )
-    tinycnn.manual_seed(args.seed)
+    tinycnn.manual_seed(seed)
 
     train_images, train_labels = data["train_images"], data["train_labels"]
     if args.limit:
@@ -115,20 +135,23 @@ def run_trial(trial, data, args):
 
     model = MODELS[trial.model](generator=init_rng)
     optimizer = build_optimizer(trial, model.parameters())
-    optim.lr_scheduler.StepLR(optimizer, step_size=15, gamma=0.1)  # the study made one; one epoch never reaches a step
+    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=15, gamma=0.1)  # as the study's (never reached)
     params = model.num_parameters()
 
-    print(f"\n== trial {trial.id}: {trial.model} model, {params:,} parameters, batch {batch_size}, "
-          f"{trial.optimizer} lr {trial.lr} momentum {trial.momentum} weight decay {trial.weight_decay}, "
-          f"{epochs} epoch(s), {len(train_images):,} training images, seed {args.seed}")
+    print(f"\n== trial {trial.id}{' (ours)' if trial.ours else ''}: {trial.model} model, {params:,} parameters, "
+          f"batch {trial.batch_size}, {trial.optimizer} lr {trial.lr} momentum {trial.momentum} "
+          f"weight decay {trial.weight_decay}, {trial.epochs} epoch(s), shuffle {trial.shuffle}, "
+          f"{len(train_images):,} training images, seed {seed}")
     print(summary(model, (1,) + train_images.shape[1:]))
 
-    train_loader = BatchLoader(train_images, train_labels, batch_size, Augment(generator=train_rng),
+    train_loader = BatchLoader(train_images, train_labels, trial.batch_size, Augment(generator=train_rng),
                                shuffle=trial.shuffle, generator=shuffle_rng)
-    history, diverged_at = [], None
-    train_seconds = 0.0
-    for epoch in range(1, epochs + 1):
+    test_loader = BatchLoader(data["test_images"], data["test_labels"], 1000, Normalize())
+    history, diverged_at, test_acc_per_epoch = [], None, []
+    train_seconds, eval_seconds = 0.0, 0.0
+    for epoch in range(1, trial.epochs + 1):
         result = train_epoch(model, train_loader, optimizer, epoch=epoch, progress=not args.no_progress)
+        scheduler.step()
         train_seconds += result["seconds"]
         history.append(result)
         if result["diverged"]:
@@ -136,23 +159,32 @@ def run_trial(trial, data, args):
             print(f"!! trial {trial.id}: the loss became non-finite at epoch {epoch}, batch "
                   f"{result['diverged_at_batch']}; training stopped, accuracies are measured as the study's were")
             break
+        if trial.epochs > 1:
+            start = time.perf_counter()
+            test_acc_per_epoch.append(evaluate(model, test_loader, desc="test", progress=not args.no_progress)[0])
+            eval_seconds += time.perf_counter() - start
 
     start = time.perf_counter()
-    metric_loader = BatchLoader(train_images, train_labels, batch_size, Augment(generator=metric_rng))
+    metric_loader = BatchLoader(train_images, train_labels, trial.batch_size, Augment(generator=metric_rng))
     seed_metric_acc, seed_metric_correct, seed_metric_total = evaluate(
         model, metric_loader, desc="study's metric", progress=not args.no_progress)
-    test_loader = BatchLoader(data["test_images"], data["test_labels"], batch_size, Normalize())
-    test_acc, test_correct, test_total = evaluate(model, test_loader, desc="test", progress=not args.no_progress)
-    eval_seconds = time.perf_counter() - start
+    test_acc, test_correct, test_total, test_predictions = evaluate(
+        model, test_loader, desc="test", progress=not args.no_progress, return_predictions=True)
+    eval_seconds += time.perf_counter() - start
+    if not test_acc_per_epoch or len(test_acc_per_epoch) < len(history):
+        test_acc_per_epoch.append(test_acc)
 
     final_losses = history[-1]["losses"]
     record = {
         "trial": trial.id,
+        "study_trial": trial.study_trial or (None if trial.ours else trial.id),
+        "ours": trial.ours,
+        "description": trial.description,
         "model": trial.model,
         "params": params,
-        "epochs": epochs,
+        "epochs": trial.epochs,
         "epochs_run": len(history),
-        "batch_size": batch_size,
+        "batch_size": trial.batch_size,
         "optimizer": trial.optimizer,
         "lr": trial.lr,
         "momentum": trial.momentum,
@@ -160,11 +192,12 @@ def run_trial(trial, data, args):
         "shuffle": trial.shuffle,
         "augmentation": "centre-crop 22 p=0.1, bilinear resize 28, rotation U[-15,15] deg nearest fill 0, "
                         "normalise (0.1307, 0.3081)",
-        "seed": args.seed,
+        "seed": seed,
         "train_images": len(train_images),
         "test_acc": test_acc,
         "test_correct": test_correct,
         "test_total": test_total,
+        "test_acc_per_epoch": test_acc_per_epoch,
         "seed_metric_acc": seed_metric_acc,
         "seed_metric_correct": seed_metric_correct,
         "seed_metric_total": seed_metric_total,
@@ -174,33 +207,61 @@ def run_trial(trial, data, args):
         "diverged_at": diverged_at,
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
+        "seconds_per_epoch": train_seconds / len(history),
         "study_reported_acc": trial.study_reported_acc,
         "study_reported": trial.study_reported,
         "loss_per_batch": [loss for epoch in history for loss in epoch["losses"]],
+        "running_acc_per_batch": [acc for epoch in history for acc in epoch["running_accs"]],
         "data_dir": str(args.data_dir),
         "numba_threads": numba.get_num_threads(),
     }
     print(f"-- trial {trial.id}: held-out test accuracy {test_acc:.2f}% ({test_correct}/{test_total}); "
           f"study's metric (augmented training images) {seed_metric_acc:.2f}% "
-          f"({seed_metric_correct}/{seed_metric_total}), study reported {trial.study_reported}; "
+          f"({seed_metric_correct}/{seed_metric_total}), study reported {trial.study_reported or '-'}; "
           f"running train accuracy {record['running_train_acc']:.2f}%; final loss {record['final_train_loss']}; "
           f"{params:,} parameters; trained in {train_seconds:.1f} s"
-          + ("; DIVERGED" if record["diverged"] else ""))
+          + (f"; DIVERGED at epoch {diverged_at['epoch']}, batch {diverged_at['batch']}" if diverged_at else ""))
+    if plots is not None:
+        plots(record, train_images, train_labels, Augment(generator=np.random.default_rng(seed)),
+              data["test_images"], data["test_labels"], test_predictions)
     return record
 
 
-def main(description, trials, default_out, argv=None):
-    """Parse flags, load the data, run the selected trials, write the JSON record(s). Returns the exit status."""
+def estimate_seconds(trial, train_images):
+    """A rough time for a trial on a 2-core machine, from measured per-image costs, to print before starting."""
+    per_image = {"baseline": 1 / 550, "reduced": 1 / 5000, "minimal": 1 / 14000}[trial.model]
+    return per_image * train_images * trial.epochs + per_image * (train_images + 10_000) / 3
+
+
+def main(description, trials, default_out=None, argv=None):
+    """Parse flags, load the data, run the selected trials, write one JSON record each. Returns the exit status.
+
+    ``default_out(trial)`` gives a trial's record file when --out is not set
+    (default: experiments/results/<trial id>.json).
+    """
     args = parse_args(description, trials, argv)
-    selected = [t for t in trials if getattr(args, "trial", None) in (None, t.id)]
+    selected = [t for t in trials if args.trial in (None, t.id)]
     try:
         data = load_mnist(args.data_dir)
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         print("no result was written", file=sys.stderr)
         return 2
-    records = [run_trial(trial, data, args) for trial in selected]
-    out = args.out or default_out
-    write_json_atomic(out, records[0] if len(records) == 1 else {"trials": records})
-    print(f"record written to {out}")
+    plots = None
+    if not args.no_plots:
+        from plots import trial_figure
+        plots = trial_figure()  # None, with one message, when matplotlib is not installed
+
+    images = min(args.limit or len(data["train_images"]), len(data["train_images"]))
+    estimates = [estimate_seconds(dataclasses.replace(t, epochs=args.epochs or t.epochs), images) for t in selected]
+    print("trials to run: " + ", ".join(f"{t.id} (~{s:.0f} s)" for t, s in zip(selected, estimates))
+          + f"; about {sum(estimates) / 60:.1f} min in all on a 2-core machine")
+    for trial in selected:
+        record = run_trial(trial, data, args, plots)
+        if args.out is not None:
+            out = args.out if len(selected) == 1 else args.out / f"{trial.id}.json"
+        else:
+            out = default_out(trial) if default_out else RESULTS_DIR / f"{trial.id}.json"
+        write_json_atomic(out, record)
+        print(f"record written to {out}")
     return 0

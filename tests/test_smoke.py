@@ -11,8 +11,8 @@ REQUIRED = ["trial", "params", "epochs", "batch_size", "optimizer", "lr", "weigh
 
 def test_iter4_on_a_few_thousand_images_learns_and_writes_its_record(tmp_path):
     out = tmp_path / "iter4.json"
-    argv = ["--limit", "4096", "--batch-size", "256", "--no-progress", "--out", str(out)]
-    assert iter4.main("smoke", iter4.TRIALS, out, argv) == 0
+    argv = ["--limit", "4096", "--batch-size", "256", "--no-progress", "--no-plots", "--out", str(out)]
+    assert iter4.main("smoke", iter4.TRIALS, argv=argv) == 0
     record = json.loads(out.read_text())
     for field in REQUIRED:
         assert field in record, field
@@ -29,8 +29,8 @@ def test_iter4_on_a_few_thousand_images_learns_and_writes_its_record(tmp_path):
 def test_same_seed_same_numbers(tmp_path):
     records = []
     for name in ("a.json", "b.json"):
-        argv = ["--limit", "1024", "--batch-size", "256", "--no-progress", "--out", str(tmp_path / name)]
-        assert iter4.main("smoke", iter4.TRIALS, tmp_path / name, argv) == 0
+        argv = ["--limit", "1024", "--batch-size", "256", "--no-progress", "--no-plots", "--out", str(tmp_path / name)]
+        assert iter4.main("smoke", iter4.TRIALS, argv=argv) == 0
         records.append(json.loads((tmp_path / name).read_text()))
     for field in ("loss_per_batch", "test_correct", "seed_metric_correct"):
         assert records[0][field] == records[1][field]
