@@ -8,6 +8,8 @@
 - 4a-s1 .. 4a-s3: trial 4a with other seeds, for its mean and spread.
 - x3, x4: how much the 61,461- and 24,245-parameter models gain from more
   epochs (3a's and 4a's recipes, 5 epochs, test accuracy after each).
+- 2c-s1 .. 2e-s2: iteration 2's middle learning rates with other seeds: are
+  their one-epoch results a property of the rate, or of one draw?
 """
 
 import sys
@@ -26,6 +28,10 @@ TRIALS = [
           study_trial="3a", description="3a, 5 epochs"),
     Trial("x4", "minimal", batch_size=1024, optimizer="adam", lr=0.01, weight_decay=1e-4, epochs=5, ours=True,
           study_trial="4a", description="4a, 5 epochs"),
+] + [
+    Trial(f"{trial}-s{seed}", "baseline", batch_size=1024, optimizer="sgd", lr=lr, momentum=0.9, ours=True,
+          study_trial=trial, description=f"{trial} with seed {seed}", seed=seed)
+    for trial, lr in (("2c", 0.1), ("2d", 0.01), ("2e", 0.001)) for seed in (1, 2)
 ]
 
 if __name__ == "__main__":
