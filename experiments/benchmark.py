@@ -73,11 +73,10 @@ def tinycnn_engine(model_name, threads):
     return train_step, infer
 
 
-def torch_engine(model_name, threads):
+def torch_model(model_name):
+    """The study's model in PyTorch, layer for layer as models.py writes it for tinycnn."""
     import torch
 
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
     f = torch.nn.functional
 
     class Minimal(torch.nn.Module):
@@ -105,7 +104,16 @@ def torch_engine(model_name, threads):
             x = f.relu(f.max_pool2d(self.conv4(x), 2))
             return f.log_softmax(self.fc2(f.relu(self.fc1(x.flatten(1)))), dim=1)
 
-    model = Minimal() if model_name == "iter4" else Baseline()
+    return Minimal() if model_name == "iter4" else Baseline()
+
+
+def torch_engine(model_name, threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    f = torch.nn.functional
+    model = torch_model(model_name)
     if model_name == "iter4":
         optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=1e-4)
     else:

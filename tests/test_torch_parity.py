@@ -9,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import tinycnn.functional as F  # noqa: E402
+from benchmark import torch_model  # noqa: E402
 from models import MinimalNet  # noqa: E402
 from tinycnn import Tensor, optim  # noqa: E402
 from tinycnn.nn import Parameter  # noqa: E402
@@ -37,21 +38,7 @@ def test_minimal_model_forward_backward_and_adam_steps():
     """The study's model in float32: same weights, same batch, three Adam steps with L2 decay."""
     rng = np.random.default_rng(1)
     ours = MinimalNet(generator=rng)
-
-    class TorchMinimal(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1, self.conv2 = torch.nn.Conv2d(1, 16, 3), torch.nn.Conv2d(16, 32, 3)
-            self.fc1, self.fc2 = torch.nn.Linear(288, 65), torch.nn.Linear(65, 10)
-
-        def forward(self, x):
-            f = torch.nn.functional
-            x = f.max_pool2d(f.relu(self.conv1(x)), 2)
-            x = f.max_pool2d(f.relu(self.conv2(x)), 3)
-            x = f.relu(self.fc1(x.flatten(1)))
-            return f.log_softmax(self.fc2(x), dim=1)
-
-    theirs = TorchMinimal()
+    theirs = torch_model("iter4")
     theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
     opt = optim.Adam(ours.parameters(), lr=0.01, weight_decay=1e-4)
     topt = torch.optim.Adam(theirs.parameters(), lr=0.01, weight_decay=1e-4)
