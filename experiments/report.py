@@ -14,10 +14,10 @@ the field: a table built from incomplete records would mislead.
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
-import os
 from pathlib import Path
 
 from harness import RECORD_FIELDS, RESULTS_DIR
@@ -77,36 +77,36 @@ def diverged_text(r):
     return f"yes, epoch {at['epoch']} batch {at['batch']}"
 
 
-def study_table(records):
-    lines = ["| trial | model (params) | batch | optimizer | the study reported | ours, study's metric "
-             "(augmented training images) | ours, held-out test | diverged | seconds (train + eval) |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for trial in STUDY_ORDER:
-        if trial not in records:
-            lines.append(f"| {trial} | (no record: run experiments/{SCRIPTS[trial]} --trial {trial}) |||||||")
-            continue
-        r = records[trial]
-        lines.append(f"| {trial} | {r['model']} ({r['params']:,}) | {r['batch_size']} | {optimizer_text(r)} | "
-                     f"{r['study_reported']} | {percent(r['seed_metric_acc'])} | **{percent(r['test_acc'])}** | "
-                     f"{diverged_text(r)} | {r['train_seconds']:.0f} + {r['eval_seconds']:.0f} |")
+def table(header, order, records, row):
+    """A Markdown table: one row per trial id in ``order``, made by ``row(record)``, or a hint where none exists."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for trial in order:
+        if trial in records:
+            lines.append("| " + " | ".join([trial] + row(records[trial])) + " |")
+        else:
+            hint = f"(no record: run experiments/{SCRIPTS[trial]} --trial {trial})"
+            lines.append("| " + " | ".join([trial, hint] + [""] * (len(header) - 2)) + " |")
     return lines
+
+
+def study_table(records):
+    header = ["trial", "model (params)", "batch", "optimizer", "the study reported",
+              "ours, study's metric (augmented training images)", "ours, held-out test", "diverged",
+              "seconds (train + eval)"]
+    return table(header, STUDY_ORDER, records, lambda r: [
+        f"{r['model']} ({r['params']:,})", str(r["batch_size"]), optimizer_text(r), r["study_reported"],
+        percent(r["seed_metric_acc"]), f"**{percent(r['test_acc'])}**", diverged_text(r),
+        f"{r['train_seconds']:.0f} + {r['eval_seconds']:.0f}"])
 
 
 def ours_table(records):
-    lines = ["| trial | what | model (params) | batch | optimizer | epochs, shuffle | study's metric | "
-             "held-out test (after each epoch) | diverged | seconds per epoch |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for trial in OURS_ORDER:
-        if trial not in records:
-            lines.append(f"| {trial} | (no record: run experiments/extras.py --trial {trial}) |||||||||")
-            continue
-        r = records[trial]
-        per_epoch = ", ".join(f"{a:.2f}" for a in r["test_acc_per_epoch"])
-        lines.append(f"| {trial} | {r['description']} | {r['model']} ({r['params']:,}) | {r['batch_size']} | "
-                     f"{optimizer_text(r)} | {r['epochs']}, {'yes' if r['shuffle'] else 'no'} | "
-                     f"{percent(r['seed_metric_acc'])} | **{percent(r['test_acc'])}** ({per_epoch}) | "
-                     f"{diverged_text(r)} | {r['seconds_per_epoch']:.0f} |")
-    return lines
+    header = ["trial", "what", "model (params)", "batch", "optimizer", "epochs, shuffle", "study's metric",
+              "held-out test (after each epoch)", "diverged", "seconds per epoch"]
+    return table(header, OURS_ORDER, records, lambda r: [
+        r["description"], f"{r['model']} ({r['params']:,})", str(r["batch_size"]), optimizer_text(r),
+        f"{r['epochs']}, {'yes' if r['shuffle'] else 'no'}", percent(r["seed_metric_acc"]),
+        f"**{percent(r['test_acc'])}** ({', '.join(f'{a:.2f}' for a in r['test_acc_per_epoch'])})",
+        diverged_text(r), f"{r['seconds_per_epoch']:.0f}"])
 
 
 def seeds_summary(records):
