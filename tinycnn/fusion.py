@@ -27,7 +27,9 @@ import os
 import numba
 import numpy as np
 
+from tinycnn.kernels.conv2d import conv2d_output_size
 from tinycnn.kernels.conv2d_fused import conv2d_fused_backward, conv2d_fused_forward, images_per_block
+from tinycnn.kernels.maxpool2d import maxpool2d_output_size
 from tinycnn.tensor import Function, Tensor, is_grad_enabled, set_grad_enabled
 
 enabled = os.environ.get("TINYCNN_FUSION", "1") != "0"
@@ -43,17 +45,17 @@ class FusedConv2dFunction(Function):
         out, argmax = conv2d_fused_forward(x, weight, bias_or_zeros, stride, padding, relu, pool_kernel, pool_stride)
         ctx.save_for_backward(x, weight, out, argmax)
         ctx.stride, ctx.padding, ctx.relu, ctx.pool = stride, padding, relu, (pool_kernel, pool_stride)
+        OH, OW = (conv2d_output_size(x.shape[axis], weight.shape[axis], stride, padding) for axis in (2, 3))
+        ctx.block = images_per_block(OH, OW)
         return out
 
     @staticmethod
     def backward(ctx, dout):
         x, weight, out, argmax = ctx.saved_tensors
         need_dx = ctx.needs_input_grad[0]
-        OH = (x.shape[2] + 2 * ctx.padding - weight.shape[2]) // ctx.stride + 1
-        OW = (x.shape[3] + 2 * ctx.padding - weight.shape[3]) // ctx.stride + 1
         dx, dweight, dbias = conv2d_fused_backward(np.ascontiguousarray(dout), x, weight, out, argmax, ctx.stride,
                                                    ctx.padding, ctx.relu, *ctx.pool, need_dx, numba.get_num_threads(),
-                                                   images_per_block(OH, OW))
+                                                   ctx.block)
         return (dx if need_dx else None), dweight, (dbias if ctx.needs_input_grad[2] else None), \
             None, None, None, None, None
 
@@ -87,11 +89,10 @@ class ConvPlan:
     def shape(self):
         N, _, H, W = self.input.shape
         F, _, KH, KW = self.weight_data.shape
-        OH = (H + 2 * self.padding - KH) // self.stride + 1
-        OW = (W + 2 * self.padding - KW) // self.stride + 1
+        OH = conv2d_output_size(H, KH, self.stride, self.padding)
+        OW = conv2d_output_size(W, KW, self.stride, self.padding)
         if self.pool_kernel:
-            OH = (OH - self.pool_kernel) // self.pool_stride + 1
-            OW = (OW - self.pool_kernel) // self.pool_stride + 1
+            OH, OW = (maxpool2d_output_size(size, self.pool_kernel, self.pool_stride) for size in (OH, OW))
         return (N, F, OH, OW)
 
     def run(self):
