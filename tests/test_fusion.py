@@ -42,7 +42,7 @@ def test_fused_kernel_matches_the_naive_composition(dtype, case):
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
     b = rng.standard_normal(w_shape[0]).astype(dtype)
-    out, argmax = conv2d_fused_forward(x, w, b, stride, padding, relu, pool_kernel, pool_stride)
+    out, argmax = conv2d_fused_forward(x, w, b, stride, padding, relu, pool_kernel, pool_stride, 2)
     expected = conv2d_fused_forward_naive(x, w, b, stride, padding, relu, pool_kernel, pool_stride)
     assert out.dtype == dtype and out.shape == expected.shape
     np.testing.assert_allclose(out, expected, **TOLERANCE[dtype])
@@ -161,12 +161,24 @@ def test_fused_backward_repeats_bit_for_bit():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((64, 4, 13, 13)).astype(np.float32)
     w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
-    out, argmax = conv2d_fused_forward(x, w, np.zeros(8, np.float32), 1, 0, True, 3, 3)
+    out, argmax = conv2d_fused_forward(x, w, np.zeros(8, np.float32), 1, 0, True, 3, 3, 2)
     dout = rng.standard_normal(out.shape).astype(np.float32)
     first = conv2d_fused_backward(dout, x, w, out, argmax, 1, 0, True, 3, 3, True, 2, 3)
     for _ in range(3):
         for a, b in zip(first, conv2d_fused_backward(dout, x, w, out, argmax, 1, 0, True, 3, 3, True, 2, 3)):
             assert np.array_equal(a, b)
+
+
+@given(fused_cases(), st.integers(1, 5))
+def test_fused_forward_is_the_same_for_any_split_over_threads(case, n_parts):
+    """Each image is computed alone, so how the batch is split into runs cannot change a bit."""
+    x_shape, w_shape, stride, padding, relu, pool_kernel, pool_stride, seed = case
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    one_run = conv2d_fused_forward(x, w, b, stride, padding, relu, pool_kernel, pool_stride, 1)
+    split = conv2d_fused_forward(x, w, b, stride, padding, relu, pool_kernel, pool_stride, n_parts)
+    for a, c in zip(one_run, split):
+        assert np.array_equal(a, c)
 
 
 @given(fused_cases(), st.integers(2, 6))
@@ -176,7 +188,7 @@ def test_fused_backward_is_the_same_for_any_block_of_images(case, block):
     rng = np.random.default_rng(seed)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     out, argmax = conv2d_fused_forward(x, w, rng.standard_normal(w_shape[0]), stride, padding, relu, pool_kernel,
-                                       pool_stride)
+                                       pool_stride, 2)
     dout = rng.standard_normal(out.shape)
     one_by_one = conv2d_fused_backward(dout, x, w, out, argmax, stride, padding, relu, pool_kernel, pool_stride,
                                        True, 2, 1)

@@ -42,7 +42,8 @@ class FusedConv2dFunction(Function):
     def forward(ctx, x, weight, bias, stride, padding, relu, pool_kernel, pool_stride):
         x, weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
         bias_or_zeros = np.zeros(weight.shape[0], dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
-        out, argmax = conv2d_fused_forward(x, weight, bias_or_zeros, stride, padding, relu, pool_kernel, pool_stride)
+        out, argmax = conv2d_fused_forward(x, weight, bias_or_zeros, stride, padding, relu, pool_kernel, pool_stride,
+                                           numba.get_num_threads())
         ctx.save_for_backward(x, weight, out, argmax)
         ctx.stride, ctx.padding, ctx.relu, ctx.pool = stride, padding, relu, (pool_kernel, pool_stride)
         OH, OW = (conv2d_output_size(x.shape[axis], weight.shape[axis], stride, padding) for axis in (2, 3))

@@ -25,6 +25,7 @@ one after the other.
 import numpy as np
 from numba import njit, prange
 
+from tinycnn.kernels.blas import gemm
 from tinycnn.kernels.conv2d import col2im_add, conv2d_forward_naive, im2col
 from tinycnn.kernels.maxpool2d import maxpool2d_forward_naive
 from tinycnn.kernels.relu import relu_forward_naive
@@ -57,41 +58,51 @@ def images_per_block(OH, OW):
 
 
 @njit(cache=True, inline="always")
-def _pool_plane_codes(plane, kernel, stride, out, code):
-    """Max-pool one (OH, OW) plane into out (PH, PW); code (PH, PW) gets the winner's place in its window.
+def _pool_plane_codes(plane, bias, kernel, stride, relu, out, code):
+    """Add ``bias``, max-pool one (OH, OW) plane into out (PH, PW), then ReLU if ``relu``.
 
+    code (PH, PW) gets the winner's place in its window, kh*kernel + kw.
     Same rule as ``maxpool2d._pool_plane`` (first maximum in row-major window
-    order wins; NaN wins), but it records the winner as kh*kernel + kw, a
-    small number that fits in a byte, instead of a flat index. The loop body
-    has no branches (a select, not an if), so the compiler can run it over
-    several windows at once; inlined with a constant kernel this is about 3x
-    faster than ``_pool_plane`` on the study's 2x2 pools.
+    order wins; NaN wins), but it records the winner as a small number that
+    fits in a byte instead of a flat index. The bias is added to each value
+    as it is read, exactly as a separate pass would have added it, without
+    that pass. The loop body has no branches (a select, not an if), so the
+    compiler can run it over several windows at once; inlined with a
+    constant kernel this is about 3x faster than ``_pool_plane`` on the
+    study's 2x2 pools.
     """
     PH, PW = out.shape
     for ph in range(PH):
         for pw in range(PW):
-            best = plane[ph * stride, pw * stride]
+            best = plane[ph * stride, pw * stride] + bias
             best_code = 0
             for kh in range(kernel):
                 for kw in range(kernel):
-                    value = plane[ph * stride + kh, pw * stride + kw]
+                    value = plane[ph * stride + kh, pw * stride + kw] + bias
                     take = (value > best) | (value != value)
                     best = value if take else best
                     best_code = kh * kernel + kw if take else best_code
+            if relu:
+                best = 0.0 if best <= 0 else best  # written so that NaN passes through, as in relu.py
             out[ph, pw] = best
             code[ph, pw] = best_code
 
 
 @njit(parallel=True, cache=True)
-def conv2d_fused_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride):
+def conv2d_fused_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride, n_parts):
     """Convolution + bias, then ReLU if ``relu``, then max-pool if ``pool_kernel`` > 0.
 
     x:      (N, C, H, W), C-contiguous
     weight: (F, C, KH, KW), C-contiguous
     bias:   (F,)
+    n_parts: how many runs of images to split the batch into, one per thread
     returns out (N, F, PH, PW) (cached for the backward; PH, PW = OH, OW without pooling)
             argmax (N, F, PH, PW) int8, the winner's place kh*pool_kernel + kw in its
             window (cached); shape (0, F, PH, PW) without pooling
+
+    Each thread takes a run of images and two buffers it reuses for every
+    one of them: cols (C*KH*KW, OH*OW) for im2col and conv (F, OH*OW) for
+    the product, both small enough to stay in its cache.
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
@@ -100,30 +111,35 @@ def conv2d_fused_forward(x, weight, bias, stride, padding, relu, pool_kernel, po
     pooled = pool_kernel > 0
     PH = (OH - pool_kernel) // pool_stride + 1 if pooled else OH
     PW = (OW - pool_kernel) // pool_stride + 1 if pooled else OW
-    weight_matrix = weight.reshape(F, C * KH * KW)
+    rows = C * KH * KW
+    positions = OH * OW
+    weight_matrix = weight.reshape(F, rows)
     out = np.empty((N, F, PH, PW), dtype=x.dtype)
     argmax = np.empty((N if pooled else 0, F, PH, PW), dtype=np.int8)
-    for n in prange(N):  # images are independent: each thread writes only out[n], argmax[n]
-        cols = np.empty((C * KH * KW, OH * OW), dtype=x.dtype)
-        im2col(x[n], KH, KW, stride, padding, OH, OW, cols)
-        conv = np.dot(weight_matrix, cols)  # (F, OH*OW), stays in this thread's cache
-        for f in range(F):
-            conv[f] += bias[f]
-            plane = conv[f].reshape(OH, OW)
-            if pool_kernel == 2 and pool_stride == 2:  # the study's pools, as constants the compiler unrolls
-                _pool_plane_codes(plane, 2, 2, out[n, f], argmax[n, f])
-            elif pool_kernel == 3 and pool_stride == 3:
-                _pool_plane_codes(plane, 3, 3, out[n, f], argmax[n, f])
-            elif pooled:
-                _pool_plane_codes(plane, pool_kernel, pool_stride, out[n, f], argmax[n, f])
+    n_parts = max(1, min(N, n_parts))
+    for part in prange(n_parts):  # images are independent: each thread writes only its images' out, argmax
+        cols = np.empty((rows, positions), dtype=x.dtype)
+        conv = np.empty((F, positions), dtype=x.dtype)
+        for n in range(part * N // n_parts, (part + 1) * N // n_parts):
+            im2col(x[n], KH, KW, stride, padding, OH, OW, cols)
+            gemm(weight_matrix, False, cols, False, 0.0, conv)  # conv = weight_matrix @ cols
+            if pooled:
+                for f in range(F):
+                    plane = conv[f].reshape(OH, OW)
+                    if pool_kernel == 2 and pool_stride == 2:  # the study's pools, as constants the compiler unrolls
+                        _pool_plane_codes(plane, bias[f], 2, 2, relu, out[n, f], argmax[n, f])
+                    elif pool_kernel == 3 and pool_stride == 3:
+                        _pool_plane_codes(plane, bias[f], 3, 3, relu, out[n, f], argmax[n, f])
+                    else:
+                        _pool_plane_codes(plane, bias[f], pool_kernel, pool_stride, relu, out[n, f], argmax[n, f])
             else:
-                out[n, f] = plane
-            if relu:
-                plane = out[n, f]
-                for i in range(PH):
-                    for j in range(PW):
-                        if plane[i, j] <= 0:  # written so that NaN passes through, as in relu.py
-                            plane[i, j] = 0.0
+                out_n = out[n].reshape(F, positions)
+                for f in range(F):
+                    for p in range(positions):
+                        value = conv[f, p] + bias[f]
+                        if relu:
+                            value = 0.0 if value <= 0 else value  # NaN passes through, as in relu.py
+                        out_n[f, p] = value
     return out, argmax
 
 
@@ -143,9 +159,11 @@ def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, p
 
     Per block of images, first the gradient of the conv output, dconv (F, block*OH*OW):
       pool:  forward out[f, i, j] = conv[f, i*S + a // K, j*S + a % K] with a = argmax[f, i, j]
-             =>  dconv at that place += dout[f, i, j]
+             =>  dconv at that place += dout[f, i, j], zero elsewhere
       ReLU:  forward out = max(., 0)                    =>  only where out > 0
-    then the convolution's backward exactly as in ``conv2d_backward``.
+    then the convolution's backward exactly as in ``conv2d_backward``, except
+    that the block's product is added straight into the thread's partial sum
+    of dweight by BLAS (``gemm`` with beta = 1) instead of through a temporary.
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
@@ -154,47 +172,59 @@ def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, p
     _, _, PH, PW = dout.shape
     pooled = pool_kernel > 0
     rows = C * KH * KW
+    positions = OH * OW
     weight_matrix = weight.reshape(F, rows)
-    n_parts = max(1, min(-(-N // block), n_parts))
+    n_blocks = -(-N // block)
+    n_parts = max(1, min(n_blocks, n_parts))
     dweight_parts = np.zeros((n_parts, F, rows), dtype=x.dtype)
     dbias_parts = np.zeros((n_parts, F), dtype=x.dtype)
     dx = np.zeros((N, C, H, W), dtype=x.dtype) if need_dx else np.zeros((0, C, H, W), dtype=x.dtype)
-    positions = OH * OW
-    n_blocks = -(-N // block)
-    for part in prange(n_parts):  # each thread: its own blocks of images, its own partial sums
+    for part in prange(n_parts):  # each thread: its own blocks of images, its own buffers and partial sums
         cols = np.empty((rows, positions), dtype=x.dtype)  # one image's, written by im2col
         image_dcols = np.empty((rows, positions), dtype=x.dtype)
+        full_block_cols = np.empty((rows, block * positions), dtype=x.dtype)
+        full_dconv = np.empty((F, block * positions), dtype=x.dtype)
         for blk in range(part * n_blocks // n_parts, (part + 1) * n_blocks // n_parts):
             first = blk * block
             count = min(block, N - first)
-            # the block's images side by side, so one product covers them all
-            block_cols = cols if count == 1 else np.empty((rows, count * positions), dtype=x.dtype)
-            dconv = np.zeros((F, count * positions), dtype=x.dtype)
+            if count == block:
+                block_cols, dconv = full_block_cols, full_dconv
+            else:  # the batch's last, short block
+                block_cols = np.empty((rows, count * positions), dtype=x.dtype)
+                dconv = np.empty((F, count * positions), dtype=x.dtype)
+            if pooled:
+                dconv[:] = 0.0  # only each window's winner gets a gradient
             for b in range(count):
                 n = first + b
                 offset = b * positions
-                for f in range(F):
-                    for i in range(PH):
-                        for j in range(PW):
-                            # a select, not an if: whether a unit is active is a coin flip on real data
-                            g = dout[n, f, i, j] if (out[n, f, i, j] > 0 or not relu) else 0.0
-                            if pooled:
+                if pooled:
+                    for f in range(F):
+                        for i in range(PH):
+                            for j in range(PW):
+                                # a select, not an if: whether a unit is active is a coin flip on real data
+                                g = dout[n, f, i, j] if (out[n, f, i, j] > 0 or not relu) else 0.0
                                 place = np.int64(argmax[n, f, i, j])  # widen the byte before arithmetic
                                 oh = i * pool_stride + place // pool_kernel
                                 ow = j * pool_stride + place % pool_kernel
-                            else:
-                                oh, ow = i, j
-                            dconv[f, offset + oh * OW + ow] += g
-                im2col(x[n], KH, KW, stride, padding, OH, OW, cols)
-                if count > 1:
+                                dconv[f, offset + oh * OW + ow] += g
+                else:
+                    dout_n = dout[n].reshape(F, positions)
+                    out_n = out[n].reshape(F, positions)
+                    for f in range(F):
+                        for p in range(positions):
+                            dconv[f, offset + p] = dout_n[f, p] if (out_n[f, p] > 0 or not relu) else 0.0
+                if count == 1:
+                    im2col(x[n], KH, KW, stride, padding, OH, OW, block_cols)
+                else:  # the block's images side by side, so one product covers them all
+                    im2col(x[n], KH, KW, stride, padding, OH, OW, cols)
                     block_cols[:, offset:offset + positions] = cols
-            dweight_parts[part] += np.dot(dconv, block_cols.T)
+            gemm(dconv, False, block_cols, True, 1.0, dweight_parts[part])  # += dconv @ block_cols.T
             for f in range(F):
                 dbias_parts[part, f] += dconv[f].sum()
             if need_dx:
-                dcols = np.dot(weight_matrix.T, dconv)  # (rows, count*OH*OW)
-                for b in range(count):
-                    image_dcols[:] = dcols[:, b * positions:(b + 1) * positions]  # contiguous: col2im runs faster
+                for b in range(count):  # per image: its dcols stay in cache for col2im
+                    image_dconv = dconv[:, b * positions:(b + 1) * positions]
+                    gemm(weight_matrix, True, image_dconv, False, 0.0, image_dcols)  # = weight_matrix.T @ image_dconv
                     col2im_add(image_dcols, KH, KW, stride, padding, OH, OW, dx[first + b])
     dweight = np.zeros((F, rows), dtype=x.dtype)
     dbias = np.zeros(F, dtype=x.dtype)
