@@ -177,8 +177,9 @@ def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, p
     n_blocks = -(-N // block)
     n_parts = max(1, min(n_blocks, n_parts))
     dweight_parts = np.zeros((n_parts, F, rows), dtype=x.dtype)
-    dbias_parts = np.zeros((n_parts, F), dtype=x.dtype)
+    dbias_parts = np.zeros((n_parts, F, 1), dtype=x.dtype)
     dx = np.zeros((N, C, H, W), dtype=x.dtype) if need_dx else np.zeros((0, C, H, W), dtype=x.dtype)
+    ones = np.ones((block * positions, 1), dtype=x.dtype)  # dbias = dconv @ ones: a sum over positions, by BLAS
     for part in prange(n_parts):  # each thread: its own blocks of images, its own buffers and partial sums
         cols = np.empty((rows, positions), dtype=x.dtype)  # one image's, written by im2col
         image_dcols = np.empty((rows, positions), dtype=x.dtype)
@@ -219,8 +220,7 @@ def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, p
                     im2col(x[n], KH, KW, stride, padding, OH, OW, cols)
                     block_cols[:, offset:offset + positions] = cols
             gemm(dconv, False, block_cols, True, 1.0, dweight_parts[part])  # += dconv @ block_cols.T
-            for f in range(F):
-                dbias_parts[part, f] += dconv[f].sum()
+            gemm(dconv, False, ones[:count * positions], False, 1.0, dbias_parts[part])  # += dconv's row sums
             if need_dx:
                 for b in range(count):  # per image: its dcols stay in cache for col2im
                     image_dconv = dconv[:, b * positions:(b + 1) * positions]
@@ -230,5 +230,5 @@ def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, p
     dbias = np.zeros(F, dtype=x.dtype)
     for part in range(n_parts):  # a fixed order: the same sums bit for bit on every run
         dweight += dweight_parts[part]
-        dbias += dbias_parts[part]
+        dbias += dbias_parts[part, :, 0]
     return dx, dweight.reshape(F, C, KH, KW), dbias
