@@ -180,6 +180,10 @@ def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, p
     dbias_parts = np.zeros((n_parts, F, 1), dtype=x.dtype)
     dx = np.zeros((N, C, H, W), dtype=x.dtype) if need_dx else np.zeros((0, C, H, W), dtype=x.dtype)
     ones = np.ones((block * positions, 1), dtype=x.dtype)  # dbias = dconv @ ones: a sum over positions, by BLAS
+    # where a window's place a = kh*K + kw lies in the flattened plane, from the window's corner: kh*OW + kw
+    # (a table, so that the loop below does no integer division)
+    place_offsets = np.array([(a // max(1, pool_kernel)) * OW + a % max(1, pool_kernel)
+                              for a in range(pool_kernel * pool_kernel)], dtype=np.int64)
     for part in prange(n_parts):  # each thread: its own blocks of images, its own buffers and partial sums
         cols = np.empty((rows, positions), dtype=x.dtype)  # one image's, written by im2col
         image_dcols = np.empty((rows, positions), dtype=x.dtype)
@@ -204,10 +208,8 @@ def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, p
                             for j in range(PW):
                                 # a select, not an if: whether a unit is active is a coin flip on real data
                                 g = dout[n, f, i, j] if (out[n, f, i, j] > 0 or not relu) else 0.0
-                                place = np.int64(argmax[n, f, i, j])  # widen the byte before arithmetic
-                                oh = i * pool_stride + place // pool_kernel
-                                ow = j * pool_stride + place % pool_kernel
-                                dconv[f, offset + oh * OW + ow] += g
+                                corner = (i * OW + j) * pool_stride
+                                dconv[f, offset + corner + place_offsets[argmax[n, f, i, j]]] += g
                 else:
                     dout_n = dout[n].reshape(F, positions)
                     out_n = out[n].reshape(F, positions)
