@@ -28,7 +28,7 @@ import numba
 import numpy as np
 
 from tinycnn.kernels.conv2d import conv2d_output_size
-from tinycnn.kernels.conv2d_fused import conv2d_fused_backward, conv2d_fused_forward, images_per_block
+from tinycnn.kernels.conv2d_fused import conv2d_fused_backward, conv2d_fused_forward
 from tinycnn.kernels.maxpool2d import maxpool2d_output_size
 from tinycnn.tensor import Function, Tensor, is_grad_enabled, set_grad_enabled
 
@@ -46,8 +46,6 @@ class FusedConv2dFunction(Function):
                                            numba.get_num_threads())
         ctx.save_for_backward(x, weight, out, argmax)
         ctx.stride, ctx.padding, ctx.relu, ctx.pool = stride, padding, relu, (pool_kernel, pool_stride)
-        OH, OW = (conv2d_output_size(x.shape[axis], weight.shape[axis], stride, padding) for axis in (2, 3))
-        ctx.block = images_per_block(OH, OW)
         return out
 
     @staticmethod
@@ -55,8 +53,7 @@ class FusedConv2dFunction(Function):
         x, weight, out, argmax = ctx.saved_tensors
         need_dx = ctx.needs_input_grad[0]
         dx, dweight, dbias = conv2d_fused_backward(np.ascontiguousarray(dout), x, weight, out, argmax, ctx.stride,
-                                                   ctx.padding, ctx.relu, *ctx.pool, need_dx, numba.get_num_threads(),
-                                                   ctx.block)
+                                                   ctx.padding, ctx.relu, *ctx.pool, need_dx, numba.get_num_threads())
         return (dx if need_dx else None), dweight, (dbias if ctx.needs_input_grad[2] else None), \
             None, None, None, None, None
 

@@ -45,18 +45,6 @@ def conv2d_fused_forward_naive(x, weight, bias, stride, padding, relu, pool_kern
     return out
 
 
-def images_per_block(OH, OW):
-    """Images whose weight gradients one matrix product computes at once, in the backward.
-
-    dweight is a sum over images of dconv_n @ cols_n.T. With few output
-    positions per image (8x8 in the baseline's last layer) each product is
-    thin, and adding each into the (F, C*KH*KW) accumulator costs a pass over
-    it per image; putting a few images side by side makes one wider product
-    (about 256 columns) and one pass. Measured on that layer: about 290 -> 250 ms.
-    """
-    return max(1, 256 // (OH * OW))
-
-
 @njit(cache=True, inline="always")
 def _pool_plane_codes(plane, bias, kernel, stride, relu, out, code):
     """Add ``bias``, max-pool one (OH, OW) plane into out (PH, PW), then ReLU if ``relu``.
@@ -145,7 +133,7 @@ def conv2d_fused_forward(x, weight, bias, stride, padding, relu, pool_kernel, po
 
 @njit(parallel=True, cache=True)
 def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, pool_kernel, pool_stride, need_dx,
-                          n_parts, block):
+                          n_parts):
     """Gradients of ``conv2d_fused_forward``.
 
     dout:   (N, F, PH, PW), C-contiguous
@@ -153,17 +141,20 @@ def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, p
     weight: (F, C, KH, KW)     (cached)
     out:    (N, F, PH, PW)     (cached: where it is 0 after ReLU, no gradient passes)
     argmax: (N, F, PH, PW)     (cached window places; shape (0, ...) when the forward did not pool)
-    need_dx: False skips dx; n_parts: partial sums for dweight, one per thread
-    block:  images per weight-gradient product (``images_per_block``)
+    need_dx: False skips dx
+    n_parts: how many runs of images, each with its own partial sums of dweight and dbias (one per thread)
     returns dx (N, C, H, W) (zeros if not needed), dweight (F, C, KH, KW), dbias (F,)
 
-    Per block of images, first the gradient of the conv output, dconv (F, block*OH*OW):
+    Per image, first the gradient of the conv output, dconv (F, OH*OW):
       pool:  forward out[f, i, j] = conv[f, i*S + a // K, j*S + a % K] with a = argmax[f, i, j]
              =>  dconv at that place += dout[f, i, j], zero elsewhere
       ReLU:  forward out = max(., 0)                    =>  only where out > 0
     then the convolution's backward exactly as in ``conv2d_backward``, except
-    that the block's product is added straight into the thread's partial sum
-    of dweight by BLAS (``gemm`` with beta = 1) instead of through a temporary.
+    that BLAS adds each image's product straight into the thread's partial
+    sums (``gemm`` with beta = 1) instead of through a temporary. (Putting
+    several images side by side in one product paid while each product went
+    through a temporary; with in-place accumulation one image at a time is
+    faster on every layer of the study's models.)
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
@@ -174,60 +165,41 @@ def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, p
     rows = C * KH * KW
     positions = OH * OW
     weight_matrix = weight.reshape(F, rows)
-    n_blocks = -(-N // block)
-    n_parts = max(1, min(n_blocks, n_parts))
+    n_parts = max(1, min(N, n_parts))
     dweight_parts = np.zeros((n_parts, F, rows), dtype=x.dtype)
     dbias_parts = np.zeros((n_parts, F, 1), dtype=x.dtype)
     dx = np.zeros((N, C, H, W), dtype=x.dtype) if need_dx else np.zeros((0, C, H, W), dtype=x.dtype)
-    ones = np.ones((block * positions, 1), dtype=x.dtype)  # dbias = dconv @ ones: a sum over positions, by BLAS
+    ones = np.ones((positions, 1), dtype=x.dtype)  # dbias = dconv @ ones: a sum over positions, by BLAS
     # where a window's place a = kh*K + kw lies in the flattened plane, from the window's corner: kh*OW + kw
     # (a table, so that the loop below does no integer division)
     place_offsets = np.array([(a // max(1, pool_kernel)) * OW + a % max(1, pool_kernel)
                               for a in range(pool_kernel * pool_kernel)], dtype=np.int64)
-    for part in prange(n_parts):  # each thread: its own blocks of images, its own buffers and partial sums
-        cols = np.empty((rows, positions), dtype=x.dtype)  # one image's, written by im2col
-        image_dcols = np.empty((rows, positions), dtype=x.dtype)
-        full_block_cols = np.empty((rows, block * positions), dtype=x.dtype)
-        full_dconv = np.empty((F, block * positions), dtype=x.dtype)
-        for blk in range(part * n_blocks // n_parts, (part + 1) * n_blocks // n_parts):
-            first = blk * block
-            count = min(block, N - first)
-            if count == block:
-                block_cols, dconv = full_block_cols, full_dconv
-            else:  # the batch's last, short block
-                block_cols = np.empty((rows, count * positions), dtype=x.dtype)
-                dconv = np.empty((F, count * positions), dtype=x.dtype)
+    for part in prange(n_parts):  # each thread: its own run of images, its own buffers and partial sums
+        cols = np.empty((rows, positions), dtype=x.dtype)
+        dcols = np.empty((rows, positions), dtype=x.dtype)
+        dconv = np.empty((F, positions), dtype=x.dtype)
+        for n in range(part * N // n_parts, (part + 1) * N // n_parts):
             if pooled:
                 dconv[:] = 0.0  # only each window's winner gets a gradient
-            for b in range(count):
-                n = first + b
-                offset = b * positions
-                if pooled:
-                    for f in range(F):
-                        for i in range(PH):
-                            for j in range(PW):
-                                # a select, not an if: whether a unit is active is a coin flip on real data
-                                g = dout[n, f, i, j] if (out[n, f, i, j] > 0 or not relu) else 0.0
-                                corner = (i * OW + j) * pool_stride
-                                dconv[f, offset + corner + place_offsets[argmax[n, f, i, j]]] += g
-                else:
-                    dout_n = dout[n].reshape(F, positions)
-                    out_n = out[n].reshape(F, positions)
-                    for f in range(F):
-                        for p in range(positions):
-                            dconv[f, offset + p] = dout_n[f, p] if (out_n[f, p] > 0 or not relu) else 0.0
-                if count == 1:
-                    im2col(x[n], KH, KW, stride, padding, OH, OW, block_cols)
-                else:  # the block's images side by side, so one product covers them all
-                    im2col(x[n], KH, KW, stride, padding, OH, OW, cols)
-                    block_cols[:, offset:offset + positions] = cols
-            gemm(dconv, False, block_cols, True, 1.0, dweight_parts[part])  # += dconv @ block_cols.T
-            gemm(dconv, False, ones[:count * positions], False, 1.0, dbias_parts[part])  # += dconv's row sums
+                for f in range(F):
+                    for i in range(PH):
+                        for j in range(PW):
+                            # a select, not an if: whether a unit is active is a coin flip on real data
+                            g = dout[n, f, i, j] if (out[n, f, i, j] > 0 or not relu) else 0.0
+                            corner = (i * OW + j) * pool_stride
+                            dconv[f, corner + place_offsets[argmax[n, f, i, j]]] += g
+            else:
+                dout_n = dout[n].reshape(F, positions)
+                out_n = out[n].reshape(F, positions)
+                for f in range(F):
+                    for p in range(positions):
+                        dconv[f, p] = dout_n[f, p] if (out_n[f, p] > 0 or not relu) else 0.0
+            im2col(x[n], KH, KW, stride, padding, OH, OW, cols)
+            gemm(dconv, False, cols, True, 1.0, dweight_parts[part])  # += dconv @ cols.T
+            gemm(dconv, False, ones, False, 1.0, dbias_parts[part])  # += dconv's row sums
             if need_dx:
-                for b in range(count):  # per image: its dcols stay in cache for col2im
-                    image_dconv = dconv[:, b * positions:(b + 1) * positions]
-                    gemm(weight_matrix, True, image_dconv, False, 0.0, image_dcols)  # = weight_matrix.T @ image_dconv
-                    col2im_add(image_dcols, KH, KW, stride, padding, OH, OW, dx[first + b])
+                gemm(weight_matrix, True, dconv, False, 0.0, dcols)  # dcols = weight_matrix.T @ dconv
+                col2im_add(dcols, KH, KW, stride, padding, OH, OW, dx[n])
     dweight = np.zeros((F, rows), dtype=x.dtype)
     dbias = np.zeros(F, dtype=x.dtype)
     for part in range(n_parts):  # a fixed order: the same sums bit for bit on every run
