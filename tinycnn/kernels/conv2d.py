@@ -108,6 +108,16 @@ def im2col(image, KH, KW, stride, padding, OH, OW, cols):
            zero where that falls in the padding.
     """
     C, H, W = image.shape
+    if stride == 1 and padding == 0:  # the common case: every field row is a contiguous run of pixels
+        for c in range(C):
+            for kh in range(KH):
+                for kw in range(KW):
+                    row = (c * KH + kh) * KW + kw
+                    for oh in range(OH):
+                        pixels = image[c, oh + kh]
+                        for ow in range(OW):  # a plain copy, which the compiler turns into vector loads
+                            cols[row, oh * OW + ow] = pixels[kw + ow]
+        return
     for c in range(C):
         for kh in range(KH):
             for kw in range(KW):
@@ -131,6 +141,16 @@ def col2im_add(dcols, KH, KW, stride, padding, OH, OW, dimage):
             receives the sum of their gradients); padding entries are dropped.
     """
     C, H, W = dimage.shape
+    if stride == 1 and padding == 0:  # the common case: contiguous runs, as in im2col
+        for c in range(C):
+            for kh in range(KH):
+                for kw in range(KW):
+                    row = (c * KH + kh) * KW + kw
+                    for oh in range(OH):
+                        pixels = dimage[c, oh + kh]
+                        for ow in range(OW):
+                            pixels[kw + ow] += dcols[row, oh * OW + ow]
+        return
     for c in range(C):
         for kh in range(KH):
             for kw in range(KW):
