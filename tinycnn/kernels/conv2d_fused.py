@@ -76,6 +76,18 @@ def _pool_plane_codes(plane, bias, kernel, stride, relu, out, code):
             code[ph, pw] = best_code
 
 
+@njit(cache=True)
+def _conv_rows_read_by_pool(OH, PH, pool_kernel, pool_stride):
+    """How many of the conv output's OH rows (or columns) the pool reads: all of them without pooling.
+
+    The pool's output size is floored, so rows past the last whole window
+    are never read: (PH - 1) * stride + kernel of them are. The study's
+    3x3 pool on an 11x11 conv output reads 9x9 of it, so a third of that
+    convolution need never be computed, forward or backward.
+    """
+    return (PH - 1) * pool_stride + pool_kernel if pool_kernel > 0 else OH
+
+
 @njit(parallel=True, cache=True)
 def conv2d_fused_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride, n_parts):
     """Convolution + bias, then ReLU if ``relu``, then max-pool if ``pool_kernel`` > 0.
@@ -99,6 +111,8 @@ def conv2d_fused_forward(x, weight, bias, stride, padding, relu, pool_kernel, po
     pooled = pool_kernel > 0
     PH = (OH - pool_kernel) // pool_stride + 1 if pooled else OH
     PW = (OW - pool_kernel) // pool_stride + 1 if pooled else OW
+    OH = _conv_rows_read_by_pool(OH, PH, pool_kernel, pool_stride)  # from here on, only the part the pool reads
+    OW = _conv_rows_read_by_pool(OW, PW, pool_kernel, pool_stride)
     rows = C * KH * KW
     positions = OH * OW
     weight_matrix = weight.reshape(F, rows)
@@ -161,6 +175,8 @@ def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, p
     OH = (H + 2 * padding - KH) // stride + 1
     OW = (W + 2 * padding - KW) // stride + 1
     _, _, PH, PW = dout.shape
+    OH = _conv_rows_read_by_pool(OH, PH, pool_kernel, pool_stride)  # the part of the conv output the forward computed
+    OW = _conv_rows_read_by_pool(OW, PW, pool_kernel, pool_stride)
     pooled = pool_kernel > 0
     rows = C * KH * KW
     positions = OH * OW
