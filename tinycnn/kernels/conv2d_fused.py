@@ -9,7 +9,9 @@ without ever storing the full-size convolution output for the batch: each
 thread convolves one image into a small buffer that stays in cache, then
 applies ReLU and pooling to it straight away. For the study's models the
 full-size output is 4 to 9 times larger than the pooled one, so this saves
-most of the memory traffic of a training step.
+most of the memory traffic of a training step. With pooling it also
+convolves only the rows and columns the pool reads (the pool's floored
+output size drops the rest; see ``_conv_rows_read_by_pool``).
 
 ReLU and max-pool commute (ReLU is monotonic, so the largest of the ReLU'd
 values is the ReLU of the largest value, at the same position), so this one
