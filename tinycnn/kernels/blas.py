@@ -3,14 +3,12 @@
 ``np.dot`` inside a Numba kernel calls BLAS too, but it always returns a new
 array. Two things a convolution's backward wants cannot be said with it:
 
-- accumulate: a weight gradient is a sum of one product per image (or block
-  of images). ``dweight += np.dot(dconv, cols.T)`` writes the product to a
-  temporary and then passes over the (F, C*KH*KW) accumulator a second time
-  to add it; with ``beta = 1`` BLAS adds into the accumulator as it goes.
-  On the baseline model's layers that pass cost 10-20 ms per batch.
+- accumulate: a weight gradient is a sum of one product per image.
+  ``dweight += np.dot(dconv, cols.T)`` writes the product to a temporary
+  and then passes over the (F, C*KH*KW) accumulator a second time to add
+  it; with ``beta = 1`` BLAS adds into the accumulator as it goes.
 - reuse: a thread that runs one product per image can write every product
-  into the same buffer instead of allocating a fresh one each time, and can
-  hand BLAS one image's columns of a block (``m[:, i:j]``) without a copy.
+  into the same buffer instead of allocating a fresh one each time.
 
 This calls ``numba_xxgemm``, the small C function Numba itself uses for
 ``np.dot`` (it calls SciPy's BLAS, ``scipy.linalg.cython_blas``). It is found

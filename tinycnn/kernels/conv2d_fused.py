@@ -159,7 +159,7 @@ def conv2d_fused_backward(dout, x, weight, out, argmax, stride, padding, relu, p
     argmax: (N, F, PH, PW)     (cached window places; shape (0, ...) when the forward did not pool)
     need_dx: False skips dx
     n_parts: how many runs of images, each with its own partial sums of dweight and dbias (one per thread)
-    returns dx (N, C, H, W) (zeros if not needed), dweight (F, C, KH, KW), dbias (F,)
+    returns dx (N, C, H, W) (shape (0, C, H, W) if not needed), dweight (F, C, KH, KW), dbias (F,)
 
     Per image, first the gradient of the conv output, dconv (F, OH*OW):
       pool:  forward out[f, i, j] = conv[f, i*S + a // K, j*S + a % K] with a = argmax[f, i, j]
