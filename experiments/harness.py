@@ -50,7 +50,7 @@ RECORD_FIELDS = (
 
 @dataclasses.dataclass(frozen=True)
 class Trial:
-    """One trial: the study's (as ../shared/SEED.md lists it) or one of ours, marked ``ours``."""
+    """One trial: the study's (as docs/study.md lists it) or one of ours, marked ``ours``."""
 
     id: str
     model: str  # a key of models.MODELS

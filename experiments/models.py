@@ -1,7 +1,7 @@
 """The study's three models, written as a PyTorch user would write them.
 
 Layer names (conv1, fc1, ...) give the state_dict keys (``conv1.weight``).
-Shapes follow ../shared/SEED.md; parameter counts are 593,200, 61,461 and 24,245.
+Shapes follow docs/study.md; parameter counts are 593,200, 61,461 and 24,245.
 """
 
 import tinycnn.functional as F

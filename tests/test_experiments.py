@@ -19,7 +19,7 @@ from models import MODELS
 from tinycnn import optim
 
 REPO = Path(__file__).resolve().parents[1]
-STUDY = {  # trial: (params, batch, optimizer class, lr, momentum, weight decay), from ../shared/SEED.md
+STUDY = {  # trial: (params, batch, optimizer class, lr, momentum, weight decay), from docs/study.md
     "1a": (593_200, 512, optim.SGD, 10.01, 0.9, 0), "1b": (593_200, 256, optim.SGD, 10.01, 0.9, 0),
     "1c": (593_200, 1024, optim.SGD, 10.01, 0.9, 0),
     "2a": (593_200, 1024, optim.SGD, 1.0, 0.9, 0), "2b": (593_200, 1024, optim.SGD, 0.5, 0.9, 0),
