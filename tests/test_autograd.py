@@ -134,3 +134,113 @@ def test_max_pool2d_stride_defaults_to_the_kernel_and_sizes_round_down():
     out = F.max_pool2d(Tensor(np.arange(121.0).reshape(1, 1, 11, 11)), 3)
     assert out.shape == (1, 1, 3, 3)
     assert out.data[0, 0, 0, 0] == 24.0  # max of rows 0-2, columns 0-2
+
+
+# ----- a second backward: PyTorch's rules -------------------------------------------------------
+
+
+def two_heads(params, x, y1, y2):
+    """Two losses over one trunk (conv + ReLU + pool, then a linear + ReLU), as in multi-task training."""
+    conv_w, conv_b, trunk_w, trunk_b, head1_w, head2_w = params
+    trunk = F.flatten(F.max_pool2d(F.relu(F.conv2d(x, conv_w, conv_b)), 2))
+    hidden = F.relu(F.linear(trunk, trunk_w, trunk_b))
+    return F.cross_entropy(F.linear(hidden, head1_w), y1), F.cross_entropy(F.linear(hidden, head2_w), y2)
+
+
+def two_heads_arrays(seed=0):
+    rng = np.random.default_rng(seed)
+    shapes = [(2, 1, 3, 3), (2,), (5, 18), (5,), (4, 5), (3, 5)]
+    params = [rng.standard_normal(shape) for shape in shapes]
+    return params, rng.standard_normal((3, 1, 8, 8)), rng.integers(0, 4, 3), rng.integers(0, 3, 3)
+
+
+def test_a_second_backward_through_a_freed_graph_raises_and_changes_nothing():
+    arrays, x, y1, y2 = two_heads_arrays()
+    params = [Tensor(a, requires_grad=True) for a in arrays]
+    loss1, loss2 = two_heads(params, Tensor(x), y1, y2)
+    loss1.backward()
+    grads = [p.grad.copy() if p.grad is not None else None for p in params]
+    with pytest.raises(RuntimeError, match=r"backward through \w+Function a second time.*retain_graph=True"):
+        loss2.backward()
+    for p, before in zip(params, grads):  # refused before any leaf was touched
+        assert (p.grad is None and before is None) or np.array_equal(p.grad, before)
+    with pytest.raises(RuntimeError, match="a second time"):
+        loss1.backward()
+
+
+def test_retain_graph_gives_the_sum_of_both_losses_gradients():
+    """PyTorch's rule: gradients accumulate, so the parameters get d(loss1 + loss2)/dp (finite differences)."""
+    from helpers import numerical_gradient
+
+    arrays, x, y1, y2 = two_heads_arrays()
+    params = [Tensor(a, requires_grad=True) for a in arrays]
+    loss1, loss2 = two_heads(params, Tensor(x), y1, y2)
+    loss1.backward(retain_graph=True)
+    loss2.backward()
+
+    def total():
+        with tinycnn.no_grad():
+            first, second = two_heads([Tensor(a) for a in arrays], Tensor(x), y1, y2)
+            return first.item() + second.item()
+
+    for p, array in zip(params, arrays):
+        np.testing.assert_allclose(p.grad, numerical_gradient(total, array), rtol=1e-5, atol=1e-7)
+    with pytest.raises(RuntimeError, match="a second time"):  # the second backward did not retain
+        loss2.backward()
+
+
+def test_retain_graph_matches_torch():
+    torch = pytest.importorskip("torch")
+    arrays, x, y1, y2 = two_heads_arrays(seed=1)
+    params = [Tensor(a, requires_grad=True) for a in arrays]
+    loss1, loss2 = two_heads(params, Tensor(x), y1, y2)
+    loss1.backward(retain_graph=True)
+    loss2.backward()
+
+    f = torch.nn.functional
+    t = [torch.tensor(a, requires_grad=True) for a in arrays]
+    trunk = f.max_pool2d(f.relu(f.conv2d(torch.tensor(x), t[0], t[1])), 2).flatten(1)
+    hidden = f.relu(f.linear(trunk, t[2], t[3]))
+    torch_loss1 = f.cross_entropy(f.linear(hidden, t[4]), torch.tensor(y1))
+    torch_loss2 = f.cross_entropy(f.linear(hidden, t[5]), torch.tensor(y2))
+    torch_loss1.backward(retain_graph=True)
+    torch_loss2.backward()
+    with pytest.raises(RuntimeError, match="a second time"):
+        torch_loss2.backward()  # the same rule in torch
+    for ours, theirs in zip(params, t):
+        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_an_intermediate_of_a_freed_graph_cannot_start_a_new_loss():
+    layer = nn.Linear(3, 2, generator=np.random.default_rng(0)).to(np.float64)
+    hidden = layer(Tensor(np.ones((2, 3))))
+    hidden.sum().backward()
+    assert hidden.grad is None  # only leaves get .grad
+    with pytest.raises(RuntimeError, match="backward through LinearFunction a second time"):
+        (hidden * hidden).sum().backward()
+
+
+def test_a_graph_that_saved_nothing_can_backward_again_as_in_pytorch():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = (x + 1.0).sum()  # add and sum keep shapes only
+    y.backward()
+    y.backward()
+    np.testing.assert_allclose(x.grad, [2.0, 2.0])
+
+
+def test_after_backward_the_graph_holds_no_saved_arrays():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(18, 3))
+    loss = F.cross_entropy(model(Tensor(np.ones((2, 1, 8, 8), dtype=np.float32))), np.array([0, 2]))
+    loss.backward()
+    stack, seen = [loss._ctx], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        assert node.is_freed or node._saved == (), node.function.__name__
+        stack.extend(p for p in node.parents if isinstance(p, tinycnn.tensor.Context))
+    assert seen >= 5
+
+
+def test_positional_inputs_of_a_function_are_tensors():
+    with pytest.raises(TypeError, match=r"Reshape.apply: positional inputs must be Tensors.*keywords"):
+        tinycnn.tensor.Reshape.apply(Tensor(np.ones(4)), (2, 2))

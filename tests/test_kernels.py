@@ -12,8 +12,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from helpers import distinct_values
-from tinycnn.kernels.conv2d import (conv2d_backward, conv2d_backward_naive, conv2d_forward,
-                                    conv2d_forward_naive, col2im_add, im2col)
+from tinycnn.kernels.conv2d import conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_forward_naive
+from tinycnn.kernels.im2col import col2im_add, im2col
 from tinycnn.kernels.linear import linear_backward, linear_backward_naive, linear_forward, linear_forward_naive
 from tinycnn.kernels.log_softmax import (log_softmax_backward, log_softmax_backward_naive, log_softmax_forward,
                                          log_softmax_forward_naive)
@@ -33,54 +33,131 @@ def assert_same(fast, naive, dtype):
     np.testing.assert_allclose(fast, naive, **TOLERANCE[dtype])
 
 
+# ----- conv2d, with its optional ReLU and max-pool ---------------------------------------------
+
+
 @st.composite
 def conv_cases(draw):
+    """A valid convolution, maybe followed by ReLU and a max-pool, and how many runs to split the batch into."""
     padding, stride = draw(st.integers(0, 2)), draw(st.integers(1, 3))
     H, W = draw(st.integers(1, 9)), draw(st.integers(1, 9))
     KH = draw(st.integers(1, min(5, H + 2 * padding)))
     KW = draw(st.integers(1, min(5, W + 2 * padding)))
+    OH, OW = (H + 2 * padding - KH) // stride + 1, (W + 2 * padding - KW) // stride + 1
+    pool_kernel = draw(st.integers(0, min(3, OH, OW)))  # 0: no pool
+    pool_stride = draw(st.integers(1, 3)) if pool_kernel else 0
     N, C, Fo = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 5))
-    return (N, C, H, W), (Fo, C, KH, KW), stride, padding, draw(st.integers(1, 3)), draw(seeds)
+    options = dict(stride=stride, padding=padding, relu=draw(st.booleans()), pool_kernel=pool_kernel,
+                   pool_stride=pool_stride)
+    # integers: small whole values, whose sums both kernels compute exactly, so that ties in the pool
+    # and exact zeros at the ReLU happen and must be broken the same way
+    return (N, C, H, W), (Fo, C, KH, KW), options, draw(st.integers(1, 3)), draw(st.booleans()), draw(seeds)
 
 
-# stride 1 without padding: im2col's and col2im's contiguous path, pinned in case the strategy skips it
-STRIDE_1_NO_PADDING = ((2, 3, 7, 9), (4, 3, 3, 2), 1, 0, 2, 5)
+def conv_arrays(case, dtype):
+    x_shape, w_shape, _, _, integers, seed = case
+    rng = np.random.default_rng(seed)
+    draw = (lambda shape: rng.integers(-2, 3, shape)) if integers else rng.standard_normal
+    return tuple(draw(shape).astype(dtype) for shape in (x_shape, w_shape, (w_shape[0],))) + (rng,)
+
+
+def conv_case(x_shape, w_shape, stride=1, padding=0, relu=False, pool_kernel=0, pool_stride=0, n_parts=2,
+              integers=False, seed=5):
+    options = dict(stride=stride, padding=padding, relu=relu, pool_kernel=pool_kernel, pool_stride=pool_stride)
+    return x_shape, w_shape, options, n_parts, integers, seed
+
+
+# Cases the strategy may or may not draw, pinned because the kernel has a path for each: stride 1 without
+# padding (im2col's contiguous copy), a plain conv, and pools whose floored size leaves conv rows and columns
+# unread (the kernel then convolves only the part the pool reads), the study's 3x3 pool on 11x11 among them.
+STRIDE_1_NO_PADDING = conv_case((2, 3, 7, 9), (4, 3, 3, 2))
+UNREAD_BY_2X2_POOL = conv_case((2, 2, 9, 9), (3, 2, 3, 3), relu=True, pool_kernel=2, pool_stride=2)  # 7x7: 6x6 read
+UNREAD_BY_3X3_POOL = conv_case((1, 2, 12, 12), (3, 2, 3, 3), relu=True, pool_kernel=3, pool_stride=3)  # 10x10: 9x9
+STUDY_LAST_POOL = conv_case((2, 4, 13, 13), (5, 4, 3, 3), relu=True, pool_kernel=3, pool_stride=3, n_parts=3)
+TIES_AND_ZEROS = conv_case((3, 2, 8, 8), (4, 2, 3, 3), relu=True, pool_kernel=2, pool_stride=2, integers=True)
+
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @example(case=STRIDE_1_NO_PADDING)
+@example(case=UNREAD_BY_2X2_POOL)
+@example(case=UNREAD_BY_3X3_POOL)
+@example(case=STUDY_LAST_POOL)
+@example(case=TIES_AND_ZEROS)
 @given(case=conv_cases())
 def test_conv2d_matches_naive(dtype, case):
-    x_shape, w_shape, stride, padding, threads, seed = case
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(x_shape).astype(dtype)
-    w = rng.standard_normal(w_shape).astype(dtype)
-    b = rng.standard_normal(w_shape[0]).astype(dtype)
-    out = conv2d_forward(x, w, b, stride, padding)
-    assert_same(out, conv2d_forward_naive(x, w, b, stride, padding), dtype)
+    """The fast pair against the definition and the chain rule through the naive ReLU and pool, in both dtypes."""
+    _, w_shape, options, n_parts, _, _ = case
+    x, w, b, rng = conv_arrays(case, dtype)
+    out, winner = conv2d_forward(x, w, b, n_parts=n_parts, **options)
+    assert_same(out, conv2d_forward_naive(x, w, b, **options), dtype)
+    assert winner.dtype == np.int8 and winner.shape[0] == (x.shape[0] if options["pool_kernel"] else 0)
     dout = rng.standard_normal(out.shape).astype(dtype)
-    fast = conv2d_backward(dout, x, w, stride, padding, True, threads)
-    naive = conv2d_backward_naive(dout, x, w, stride, padding)
+    fast = conv2d_backward(dout, x, w, out, winner, need_dx=True, n_parts=n_parts, **options)
+    naive = conv2d_backward_naive(dout, x, w, b, **options)
     for got, expected in zip(fast, naive):
         assert_same(got, expected, dtype)
-    dx_skipped, dweight, _ = conv2d_backward(dout, x, w, stride, padding, False, threads)
+    dx_skipped, dweight, _ = conv2d_backward(dout, x, w, out, winner, need_dx=False, n_parts=n_parts, **options)
     assert dx_skipped.shape[0] == 0
     assert_same(dweight, naive[1], dtype)
+
+
+@given(conv_cases(), st.integers(1, 5))
+def test_conv2d_forward_is_the_same_for_any_split_over_threads(case, n_parts):
+    """Each image is computed alone, so how the batch is split into runs cannot change a bit."""
+    _, _, options, _, _, _ = case
+    x, w, b, _ = conv_arrays(case, np.float64)
+    one_run = conv2d_forward(x, w, b, n_parts=1, **options)
+    split = conv2d_forward(x, w, b, n_parts=n_parts, **options)
+    for a, c in zip(one_run, split):
+        assert np.array_equal(a, c)
+
+
+@given(conv_cases(), st.integers(2, 5))
+def test_conv2d_backward_is_the_same_for_any_split_over_threads(case, n_parts):
+    """One run of images or several, each with its own partial sums: the same gradients (float64, up to rounding)."""
+    _, _, options, _, _, _ = case
+    x, w, b, rng = conv_arrays(case, np.float64)
+    out, winner = conv2d_forward(x, w, b, n_parts=2, **options)
+    dout = rng.standard_normal(out.shape)
+    one_run = conv2d_backward(dout, x, w, out, winner, need_dx=True, n_parts=1, **options)
+    split = conv2d_backward(dout, x, w, out, winner, need_dx=True, n_parts=n_parts, **options)
+    for a, c in zip(one_run, split):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_parts", [1, 2])
+def test_conv2d_backward_repeats_bit_for_bit(n_parts):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 4, 13, 13)).astype(np.float32)
+    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    options = dict(stride=1, padding=0, relu=True, pool_kernel=3, pool_stride=3)
+    out, winner = conv2d_forward(x, w, np.zeros(8, np.float32), n_parts=n_parts, **options)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    first = conv2d_backward(dout, x, w, out, winner, need_dx=True, n_parts=n_parts, **options)
+    for _ in range(3):
+        again = conv2d_backward(dout, x, w, out, winner, need_dx=True, n_parts=n_parts, **options)
+        for a, c in zip(first, again):
+            assert np.array_equal(a, c)
 
 
 @example(STRIDE_1_NO_PADDING)
 @given(conv_cases())
 def test_col2im_is_the_adjoint_of_im2col(case):
     """<im2col(x), c> == <x, col2im(c)> for all x, c: the defining property of an adjoint."""
-    (_, C, H, W), (_, _, KH, KW), stride, padding, _, seed = case
+    (_, C, H, W), (_, _, KH, KW), options, _, _, seed = case
+    stride, padding = options["stride"], options["padding"]
     rng = np.random.default_rng(seed)
     OH, OW = (H + 2 * padding - KH) // stride + 1, (W + 2 * padding - KW) // stride + 1
     image = rng.standard_normal((C, H, W))
     columns = rng.standard_normal((C * KH * KW, OH * OW))
     cols = np.empty_like(columns)
-    im2col(image, KH, KW, stride, padding, OH, OW, cols)
+    im2col(image, KH=KH, KW=KW, stride=stride, padding=padding, OH=OH, OW=OW, cols=cols)
     back = np.zeros_like(image)
-    col2im_add(columns, KH, KW, stride, padding, OH, OW, back)
+    col2im_add(columns, KH=KH, KW=KW, stride=stride, padding=padding, OH=OH, OW=OW, dimage=back)
     assert np.isclose((cols * columns).sum(), (image * back).sum(), rtol=1e-10, atol=1e-10)
+
+
+# ----- the other kernels ---------------------------------------------------------------------------
 
 
 @st.composite
@@ -178,16 +255,3 @@ def test_nll_matches_its_definition(dtype, N, K, seed):
     expected_grad = np.zeros_like(logp)
     expected_grad[np.arange(N), target] = -2.0 / N
     assert_same(dlogp, expected_grad, dtype)
-
-
-@pytest.mark.parametrize("threads", [1, 2])
-def test_parallel_conv_backward_repeats_bit_for_bit(threads):
-    rng = np.random.default_rng(7)
-    x = rng.standard_normal((64, 8, 13, 13)).astype(np.float32)
-    w = rng.standard_normal((16, 8, 3, 3)).astype(np.float32)
-    dout = rng.standard_normal((64, 16, 11, 11)).astype(np.float32)
-    first = conv2d_backward(dout, x, w, 1, 0, True, threads)
-    for _ in range(3):
-        again = conv2d_backward(dout, x, w, 1, 0, True, threads)
-        for a, b in zip(first, again):
-            assert np.array_equal(a, b)

@@ -1,22 +1,32 @@
 """The differentiable operations of a CNN, with PyTorch's names and semantics.
 
+Import it as PyTorch users do: ``import tinycnn.functional as F``.
+
 Each public function checks its inputs (shapes, dtypes), so that a mistake is
 reported in terms of the op and the shapes the user passed, then applies a
-``Function`` whose forward and backward call the Numba kernels in
-``tinycnn.kernels``. ``conv2d``, and the ``relu`` and ``max_pool2d`` that
-follow it, are deferred and run as one kernel (see ``tinycnn/fusion.py``). Import it as PyTorch users do: ``import tinycnn.functional as F``.
+``Function`` whose forward and backward call one kernel pair of
+``tinycnn.kernels``. One op takes a detour: with fusion on (the default),
+``conv2d`` returns a ``PendingConv2d`` (tinycnn/fusion.py), and a ``relu``
+or ``max_pool2d`` applied to it joins it instead of running its own
+kernel; the whole chain then runs as one ``Conv2dFunction``, whose kernel
+takes ``relu`` and ``pool_kernel`` options for exactly this.
+
+The kernels of convolution and linear layers call BLAS from inside their own
+threads, so they hold BLAS at one thread while they run
+(``kernels/threads.py``).
 """
 
 import numba
 import numpy as np
 
 from tinycnn import fusion
-from tinycnn.kernels.conv2d import conv2d_backward, conv2d_forward
+from tinycnn.kernels.conv2d import conv2d_backward, conv2d_forward, conv2d_output_size
 from tinycnn.kernels.linear import linear_backward, linear_forward
 from tinycnn.kernels.log_softmax import log_softmax_backward, log_softmax_forward
 from tinycnn.kernels.maxpool2d import maxpool2d_backward, maxpool2d_forward
 from tinycnn.kernels.nll import nll_backward, nll_forward
 from tinycnn.kernels.relu import relu_backward, relu_forward
+from tinycnn.kernels.threads import one_blas_thread
 from tinycnn.tensor import FLOAT_DTYPES, Function, Tensor
 
 # ----- input checks --------------------------------------------------------------------
@@ -53,26 +63,40 @@ def _contiguous(*arrays):
     return tuple(np.ascontiguousarray(a) for a in arrays)
 
 
+def _bias_or_zeros(bias, weight):
+    """The bias as a contiguous array, or zeros for a layer without one (the kernels always add a bias)."""
+    return np.zeros(weight.shape[0], dtype=weight.dtype) if bias is None else np.ascontiguousarray(bias)
+
+
 # ----- conv2d ----------------------------------------------------------------------------
 
 
 class Conv2dFunction(Function):
+    """conv2d + bias, then ReLU if ``relu``, then max-pool if ``pool_kernel`` > 0: one kernel call each way.
+
+    ``F.conv2d`` applies it with ``relu=False, pool_kernel=0``; with fusion
+    on, a ReLU and a max-pool that follow join it by setting them.
+    """
+
     @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding):
+    def forward(ctx, x, weight, bias, *, stride, padding, relu=False, pool_kernel=0, pool_stride=0):
         x, weight = _contiguous(x, weight)
-        bias_or_zeros = np.zeros(weight.shape[0], dtype=x.dtype) if bias is None else bias
-        ctx.save_for_backward(x, weight)
-        ctx.stride, ctx.padding = stride, padding
-        return conv2d_forward(x, weight, np.ascontiguousarray(bias_or_zeros), stride, padding)
+        options = dict(stride=stride, padding=padding, relu=relu, pool_kernel=pool_kernel, pool_stride=pool_stride)
+        with one_blas_thread():
+            out, winner = conv2d_forward(x, weight, _bias_or_zeros(bias, weight), n_parts=numba.get_num_threads(),
+                                         **options)
+        ctx.save_for_backward(x, weight, out, winner)
+        ctx.options = options
+        return out
 
     @staticmethod
     def backward(ctx, dout):
-        x, weight = ctx.saved_tensors
+        x, weight, out, winner = ctx.saved_tensors
         need_dx = ctx.needs_input_grad[0]
-        dx, dweight, dbias = conv2d_backward(
-            np.ascontiguousarray(dout), x, weight, ctx.stride, ctx.padding, need_dx, numba.get_num_threads()
-        )
-        return (dx if need_dx else None), dweight, (dbias if ctx.needs_input_grad[2] else None), None, None
+        with one_blas_thread():
+            dx, dweight, dbias = conv2d_backward(np.ascontiguousarray(dout), x, weight, out, winner, need_dx=need_dx,
+                                                 n_parts=numba.get_num_threads(), **ctx.options)
+        return (dx if need_dx else None), dweight, (dbias if ctx.needs_input_grad[2] else None)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0):
@@ -106,9 +130,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):
             f"{op}: kernel {KH}x{KW} is larger than the padded input {H + 2 * padding}x{W + 2 * padding} "
             f"(input {input.shape}, padding {padding})"
         )
-    if fusion.enabled:  # deferred, so that a ReLU and a max-pool that follow can join it
-        return fusion.deferred_conv2d(input, weight, bias, stride, padding)
-    return Conv2dFunction.apply(input, weight, bias, stride, padding)
+    options = dict(stride=stride, padding=padding)
+    if fusion.is_enabled():  # not run yet, so that a ReLU and a max-pool that follow can join it
+        shape = (N, F, conv2d_output_size(H, KH, stride, padding), conv2d_output_size(W, KW, stride, padding))
+        return fusion.PendingConv2d(Conv2dFunction, (input, weight, bias), options, shape)
+    return Conv2dFunction.apply(input, weight, bias, **options)
 
 
 # ----- max_pool2d ------------------------------------------------------------------------
@@ -116,7 +142,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):
 
 class MaxPool2dFunction(Function):
     @staticmethod
-    def forward(ctx, x, kernel_size, stride):
+    def forward(ctx, x, *, kernel_size, stride):
         out, argmax = maxpool2d_forward(np.ascontiguousarray(x), kernel_size, kernel_size, stride, stride)
         ctx.save_for_backward(argmax)
         ctx.input_hw = x.shape[2:]
@@ -126,7 +152,7 @@ class MaxPool2dFunction(Function):
     def backward(ctx, dout):
         (argmax,) = ctx.saved_tensors
         H, W = ctx.input_hw
-        return maxpool2d_backward(np.ascontiguousarray(dout), argmax, H, W), None, None
+        return maxpool2d_backward(np.ascontiguousarray(dout), argmax, H, W)
 
 
 def max_pool2d(input, kernel_size, stride=None):
@@ -150,8 +176,8 @@ def max_pool2d(input, kernel_size, stride=None):
     H, W = input.shape[2:]
     if kernel_size > H or kernel_size > W:
         raise ValueError(f"{op}: kernel {kernel_size}x{kernel_size} is larger than the input {H}x{W} ({input.shape})")
-    fused = fusion.fuse_max_pool2d(input, kernel_size, stride)
-    return fused if fused is not None else MaxPool2dFunction.apply(input, kernel_size, stride)
+    joined = fusion.join_max_pool2d(input, kernel_size, stride)
+    return joined if joined is not None else MaxPool2dFunction.apply(input, kernel_size=kernel_size, stride=stride)
 
 
 # ----- linear ----------------------------------------------------------------------------
@@ -162,13 +188,14 @@ class LinearFunction(Function):
     def forward(ctx, x, weight, bias):
         x, weight = _contiguous(x, weight)
         ctx.save_for_backward(x, weight)
-        bias_or_zeros = np.zeros(weight.shape[0], dtype=x.dtype) if bias is None else bias
-        return linear_forward(x, weight, np.ascontiguousarray(bias_or_zeros))
+        with one_blas_thread():
+            return linear_forward(x, weight, _bias_or_zeros(bias, weight))
 
     @staticmethod
     def backward(ctx, dout):
         x, weight = ctx.saved_tensors
-        dx, dweight, dbias = linear_backward(np.ascontiguousarray(dout), x, weight)
+        with one_blas_thread():
+            dx, dweight, dbias = linear_backward(np.ascontiguousarray(dout), x, weight)
         return dx, dweight, (dbias if ctx.needs_input_grad[2] else None)
 
 
@@ -209,14 +236,14 @@ class ReLUFunction(Function):
     @staticmethod
     def backward(ctx, dout):
         (out,) = ctx.saved_tensors
-        return (relu_backward(np.ascontiguousarray(dout).reshape(-1), out.reshape(-1)).reshape(out.shape),)
+        return relu_backward(np.ascontiguousarray(dout).reshape(-1), out.reshape(-1)).reshape(out.shape)
 
 
 def relu(input):
     """max(input, 0) element-wise; the gradient at 0 is 0. Shape: any, output the same."""
     _check_floats("relu", ("input", input))
-    fused = fusion.fuse_relu(input)
-    return fused if fused is not None else ReLUFunction.apply(input)
+    joined = fusion.join_relu(input)
+    return joined if joined is not None else ReLUFunction.apply(input)
 
 
 # ----- log_softmax, nll_loss, cross_entropy -----------------------------------------------
@@ -224,7 +251,7 @@ def relu(input):
 
 class LogSoftmaxFunction(Function):
     @staticmethod
-    def forward(ctx, x, dim):
+    def forward(ctx, x, *, dim):
         moved = np.moveaxis(x, dim, -1)  # the kernel works on rows: bring dim last
         rows = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
         out_rows = log_softmax_forward(rows)
@@ -237,7 +264,7 @@ class LogSoftmaxFunction(Function):
         (out_rows,) = ctx.saved_tensors
         dout_rows = np.ascontiguousarray(np.moveaxis(dout, ctx.dim, -1)).reshape(out_rows.shape)
         dx_rows = log_softmax_backward(dout_rows, out_rows)
-        return np.moveaxis(dx_rows.reshape(ctx.moved_shape), -1, ctx.dim), None
+        return np.moveaxis(dx_rows.reshape(ctx.moved_shape), -1, ctx.dim)
 
 
 def log_softmax(input, dim=1):
@@ -246,12 +273,12 @@ def log_softmax(input, dim=1):
     _check_floats(op, ("input", input))
     if not -input.ndim <= dim < input.ndim:
         raise ValueError(f"{op}: dim {dim} out of range for input of shape {input.shape}")
-    return LogSoftmaxFunction.apply(input, dim % input.ndim)
+    return LogSoftmaxFunction.apply(input, dim=dim % input.ndim)
 
 
 class NLLLossFunction(Function):
     @staticmethod
-    def forward(ctx, logp, target):
+    def forward(ctx, logp, *, target):
         logp = np.ascontiguousarray(logp)
         ctx.save_for_backward(logp, target)
         return nll_forward(logp, target)
@@ -259,7 +286,7 @@ class NLLLossFunction(Function):
     @staticmethod
     def backward(ctx, dout):
         logp, target = ctx.saved_tensors
-        return nll_backward(dout.item(), logp, target), None
+        return nll_backward(dout.item(), logp, target)
 
 
 def _class_indices(op, target, batch, classes):
@@ -290,7 +317,7 @@ def nll_loss(input, target):
     if input.shape[0] == 0:
         raise ValueError(f"{op}: empty batch (input {input.shape})")
     indices = _class_indices(op, target, input.shape[0], input.shape[1])
-    return NLLLossFunction.apply(input, indices)
+    return NLLLossFunction.apply(input, target=indices)
 
 
 def cross_entropy(input, target):

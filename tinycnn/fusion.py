@@ -1,141 +1,159 @@
-"""Conv2d, ReLU and max-pool fused into one kernel, with the model's code unchanged.
+"""Fusion: conv2d, then ReLU and max-pool, run as one kernel, with the model's code unchanged.
 
 A model written the usual way,
 
     x = F.max_pool2d(F.relu(self.conv1(x)), 2)
 
-would run three kernels and store two full-size intermediate arrays. Instead,
-``F.conv2d`` returns a *deferred* tensor: it knows its shape and dtype, and
-holds a ``ConvPlan`` saying what to compute. ``F.relu`` and ``F.max_pool2d``
-applied to such a tensor do not run; they return a new deferred tensor whose
-plan also includes them. The first time anything reads the value (``.data``:
-the next op, ``.numpy()``, printing, ``backward``) the whole plan runs as one
-``conv2d_fused`` kernel, recorded in the graph as one Function of the conv's
-input, weight and bias.
+would run three ops and store, between them, two arrays the size of the conv
+output (for the study's first layer, 16 x 26 x 26 values per image, against
+16 x 13 x 13 after the pool). With fusion on, ``F.conv2d`` returns a
+``PendingConv2d`` instead: a Tensor that knows its shape and dtype but has
+not been computed. ``F.relu`` and ``F.max_pool2d`` applied to it return a
+new PendingConv2d that includes them. The first time anything reads its
+value (``.data``: the next op, ``.numpy()``, printing, ``backward``), the
+whole chain runs as one ``Conv2dFunction`` with ``relu=True`` and
+``pool_kernel=2``: one node in the graph, one call of the kernels in
+``kernels/conv2d.py``, and the full-size conv output is never stored.
 
-The result is the same as the unfused ops', gradient included (the tests
-check it). If an intermediate (say the conv output before ReLU) is also used
-elsewhere, it is computed on its own when read: correct, only slower.
+The values and gradients are the unfused ops' (tests/test_fusion.py checks
+it). If the conv output is also used elsewhere (read before the ReLU joins,
+or used twice), that reading computes it on its own: correct, only slower.
 
-Set ``TINYCNN_FUSION=0`` in the environment to turn fusion off, e.g. to step
-through the plain kernels one by one.
+The switch: fusion is on unless the environment sets ``TINYCNN_FUSION=0``.
+From code, ``set_enabled(False)`` turns it off for the rest of the program,
+or, as a with-block, for the block only (as ``torch.set_grad_enabled`` does)::
+
+    with tinycnn.fusion.set_enabled(False):
+        out = model(x)   # conv2d, ReLU and max-pool run one by one, each its own kernel
+
+With fusion off, every op runs its own kernel: the way to step through
+them one at a time in a debugger.
 """
 
-import dataclasses
+import copy
 import os
 
-import numba
-import numpy as np
-
-from tinycnn.kernels.conv2d import conv2d_output_size
-from tinycnn.kernels.conv2d_fused import conv2d_fused_backward, conv2d_fused_forward
 from tinycnn.kernels.maxpool2d import maxpool2d_output_size
 from tinycnn.tensor import Function, Tensor, is_grad_enabled, set_grad_enabled
 
-enabled = os.environ.get("TINYCNN_FUSION", "1") != "0"
+_enabled = os.environ.get("TINYCNN_FUSION", "1") != "0"
 
 
-class FusedConv2dFunction(Function):
-    """conv2d + bias, then ReLU if ``relu``, then max-pool if ``pool_kernel`` > 0."""
+def is_enabled():
+    return _enabled
+
+
+class set_enabled:
+    """Turn fusion on or off: for the rest of the program if called, for the block only if used in ``with``."""
+
+    def __init__(self, mode):
+        global _enabled
+        self.previous = _enabled
+        _enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        global _enabled
+        _enabled = self.previous
+
+
+class _ValueNow(Function):
+    """The identity, recorded: a tensor's value as it is now, with its gradient flowing back to it.
+
+    A PendingConv2d runs later than PyTorch would run the conv, and an
+    optimizer step in between replaces a parameter's array (``p.data = ...``).
+    Holding the arrays as they were when ``F.conv2d`` was called keeps the
+    result what PyTorch's would be.
+    """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding, relu, pool_kernel, pool_stride):
-        x, weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
-        bias_or_zeros = np.zeros(weight.shape[0], dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
-        out, argmax = conv2d_fused_forward(x, weight, bias_or_zeros, stride, padding, relu, pool_kernel, pool_stride,
-                                           numba.get_num_threads())
-        ctx.save_for_backward(x, weight, out, argmax)
-        ctx.stride, ctx.padding, ctx.relu, ctx.pool = stride, padding, relu, (pool_kernel, pool_stride)
-        return out
+    def forward(ctx, x):
+        return x
 
     @staticmethod
     def backward(ctx, dout):
-        x, weight, out, argmax = ctx.saved_tensors
-        need_dx = ctx.needs_input_grad[0]
-        dx, dweight, dbias = conv2d_fused_backward(np.ascontiguousarray(dout), x, weight, out, argmax, ctx.stride,
-                                                   ctx.padding, ctx.relu, *ctx.pool, need_dx, numba.get_num_threads())
-        return (dx if need_dx else None), dweight, (dbias if ctx.needs_input_grad[2] else None), \
-            None, None, None, None, None
+        return dout
 
 
-@dataclasses.dataclass(frozen=True)
-class ConvPlan:
-    """A convolution not yet run, with the ReLU and max-pool that will run inside it.
+class PendingConv2d(Tensor):
+    """What ``F.conv2d`` returns while fusion is on: a convolution that runs when its value is first read.
 
-    The weight and bias values are taken when the plan is made, so an
-    optimizer step before the value is read cannot change the result; the
-    grad mode is taken then too.
+    ``function`` is the Function to apply (``F.Conv2dFunction``), ``inputs``
+    its tensors (input, weight, bias or None), ``options`` its keywords
+    (stride, padding, and relu, pool_kernel, pool_stride once joined),
+    ``shape`` the output's shape. The grad mode is the one in force when
+    ``F.conv2d`` was called.
     """
 
-    input: Tensor
-    weight: Tensor
-    bias: Tensor | None
-    weight_data: np.ndarray
-    bias_data: np.ndarray | None
-    stride: int
-    padding: int
-    grad_enabled: bool
-    relu: bool = False
-    pool_kernel: int = 0  # 0: no pooling
-    pool_stride: int = 0
+    def __init__(self, function, inputs, options, shape):
+        # Tensor.__init__ is not called: there is no value yet.
+        self.function, self.options, self._shape = function, options, shape
+        self.inputs = tuple(None if t is None else _ValueNow.apply(t) for t in inputs)
+        self._dtype = self.inputs[0].dtype
+        self.grad_enabled = is_grad_enabled()
+        self.requires_grad = self.grad_enabled and any(t is not None and t.requires_grad for t in self.inputs)
+        self.grad, self._ctx, self._value = None, None, None
 
     @property
-    def dtype(self):
-        return self.weight_data.dtype
+    def data(self):
+        if self._value is None:
+            with set_grad_enabled(self.grad_enabled):
+                result = self.function.apply(*self.inputs, **self.options)
+            self._value, self._ctx = result.data, result._ctx
+            self.inputs = None  # the graph node holds what the backward needs
+        return self._value
+
+    @data.setter
+    def data(self, value):
+        self._value, self.inputs = value, None
 
     @property
     def shape(self):
-        N, _, H, W = self.input.shape
-        F, _, KH, KW = self.weight_data.shape
-        OH = conv2d_output_size(H, KH, self.stride, self.padding)
-        OW = conv2d_output_size(W, KW, self.stride, self.padding)
-        if self.pool_kernel:
-            OH, OW = (maxpool2d_output_size(size, self.pool_kernel, self.pool_stride) for size in (OH, OW))
-        return (N, F, OH, OW)
+        return self._shape
 
-    def run(self):
-        args = (self.input, self.weight, self.bias, self.stride, self.padding, self.relu,
-                self.pool_kernel, self.pool_stride)
-        arrays = (self.input.data, self.weight_data, self.bias_data) + args[3:]
-        with set_grad_enabled(self.grad_enabled):
-            return FusedConv2dFunction.apply_to_arrays(args, arrays)
+    @property
+    def dtype(self):
+        return self._dtype
 
+    @property
+    def pending(self):
+        """True until the value has been computed."""
+        return self._value is None
 
-def _pending_plan(tensor):
-    """The ConvPlan of a tensor not yet computed, made in the grad mode now in force; else None."""
-    plan = tensor._plan
-    if isinstance(plan, ConvPlan) and plan.grad_enabled == is_grad_enabled():
-        return plan
-    return None
+    def backward(self, gradient=None, retain_graph=False):
+        self.data  # compute the value first, which gives this tensor its node in the graph
+        super().backward(gradient, retain_graph)
+
+    def joined(self, shape, **options):
+        """A new PendingConv2d: this one with more options (relu, pool) and the resulting shape."""
+        joined = copy.copy(self)
+        joined.options, joined._shape = dict(self.options, **options), shape
+        return joined
 
 
-def _defer(plan):
-    inputs = (plan.input, plan.weight, plan.bias)
-    requires_grad = plan.grad_enabled and any(t is not None and t.requires_grad for t in inputs)
-    return Tensor.deferred(plan, requires_grad)
+def _joinable(input):
+    """A PendingConv2d not computed yet, made in the grad mode now in force."""
+    return isinstance(input, PendingConv2d) and input.pending and input.grad_enabled == is_grad_enabled()
 
 
-def deferred_conv2d(input, weight, bias, stride, padding):
-    """``conv2d`` as a deferred tensor (inputs already checked by ``F.conv2d``)."""
-    return _defer(ConvPlan(input, weight, bias, weight.data, None if bias is None else bias.data,
-                           stride, padding, is_grad_enabled()))
-
-
-def fuse_relu(input):
+def join_relu(input):
     """ReLU joined to a pending convolution, or None if ``input`` is not one that can take it."""
-    plan = _pending_plan(input)
-    if plan is None or plan.relu:
+    if not _joinable(input) or input.options.get("relu"):
         return None
-    return _defer(dataclasses.replace(plan, relu=True))
+    return input.joined(input.shape, relu=True)
 
 
-def fuse_max_pool2d(input, kernel_size, stride):
+def join_max_pool2d(input, kernel_size, stride):
     """Max-pool joined to a pending convolution, or None if ``input`` is not one that can take it.
 
     Pooling before or after the ReLU gives the same values and gradients (ReLU
-    is monotonic), so a plan that already has its ReLU can still take the pool.
+    is monotonic), so a convolution that already has its ReLU can still take
+    the pool.
     """
-    plan = _pending_plan(input)
-    if plan is None or plan.pool_kernel:
+    if not _joinable(input) or input.options.get("pool_kernel"):
         return None
-    return _defer(dataclasses.replace(plan, pool_kernel=kernel_size, pool_stride=stride))
+    N, F, OH, OW = input.shape
+    shape = (N, F, maxpool2d_output_size(OH, kernel_size, stride), maxpool2d_output_size(OW, kernel_size, stride))
+    return input.joined(shape, pool_kernel=kernel_size, pool_stride=stride)

@@ -1,20 +1,33 @@
-"""Tensor, the Function/ctx contract, and reverse-mode autograd.
+"""Tensor, Function and Context: reverse-mode autograd in one file.
 
-A Tensor wraps a NumPy array. Every differentiable operation is a Function
-with a static ``forward(ctx, ...)`` and ``backward(ctx, dout)``; calling
-``Function.apply`` runs the forward on plain arrays and, when any input
-requires a gradient, records the ctx in the output so ``Tensor.backward`` can
-walk the graph in reverse.
+A Tensor wraps a NumPy array. Every operation that gradients flow through is
+a Function with two static methods:
 
-Gradients accumulate in exactly one place, ``Tensor.backward``: a tensor that
-feeds several ops receives the sum of their gradients.
+    forward(ctx, *arrays, **options) -> array            the op, on plain arrays
+    backward(ctx, dout) -> one gradient per input array   dout = d(loss)/d(output)
+
+``SomeFunction.apply(*tensors, **options)`` runs the forward on the tensors'
+arrays and, when an input requires a gradient, records a ``Context``: one
+node of the graph, holding the arrays the backward needs
+(``ctx.save_for_backward``) and, for each input, the node its gradient goes
+to next. Options (a stride, a dimension) are keywords, so the positional
+inputs are exactly the tensors that gradients flow to, and ``backward``
+returns one gradient for each of them.
+
+``Tensor.backward`` sorts the nodes so that each comes after every node that
+uses its output, walks them from the output back to the leaves (tensors the
+user made, such as parameters), and adds each leaf's gradient into its
+``.grad``. A tensor that feeds several ops receives the sum of their
+gradients: gradients accumulate in this one place, the walk.
+
+As in PyTorch, the walk frees the arrays each node saved, so a second
+backward through the same nodes raises ``RuntimeError`` unless the first one
+was called with ``retain_graph=True``.
 """
 
 import contextlib
 
 import numpy as np
-
-from tinycnn.kernels.threads import one_blas_thread
 
 DEFAULT_DTYPE = np.float32  # as in PyTorch: parameters and data are float32
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -23,20 +36,8 @@ _grad_enabled = True
 
 
 @contextlib.contextmanager
-def no_grad():
-    """Within this block no graph is recorded (for evaluation and optimizer steps)."""
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
-
-
-@contextlib.contextmanager
 def set_grad_enabled(mode):
-    """Within this block, graph recording is on if ``mode`` is true and off otherwise."""
+    """Within this block, operations are recorded for backward if ``mode`` is true, and not otherwise."""
     global _grad_enabled
     previous = _grad_enabled
     _grad_enabled = bool(mode)
@@ -46,40 +47,85 @@ def set_grad_enabled(mode):
         _grad_enabled = previous
 
 
+def no_grad():
+    """Within this block nothing is recorded (for evaluation and optimizer steps): ``set_grad_enabled(False)``."""
+    return set_grad_enabled(False)
+
+
 def is_grad_enabled():
     return _grad_enabled
 
 
 class Context:
-    """Per-call state of one Function application (never kept on a module).
+    """One node of the graph: one application of a Function.
 
-    ``needs_input_grad[i]`` says whether positional input i is a Tensor that
-    requires a gradient, so a backward can skip work (the first conv layer
-    skips the gradient of the images).
+    ``function``          the Function class whose ``backward`` this node runs
+    ``parents[i]``        where the gradient of positional input i goes next: the
+                          Context that made input i, or input i itself if it is a
+                          leaf that requires a gradient, or None if it needs none
+    ``needs_input_grad``  ``parents[i] is not None`` for each input, so that a
+                          backward can skip work (the first conv layer skips the
+                          gradient of the images)
+    ``saved_tensors``     the arrays the forward saved for the backward
+
+    A Function keeps small facts (shapes, strides) as plain attributes of the
+    ctx and every array through ``save_for_backward``: those are what a
+    backward without ``retain_graph`` frees. The node refers to the nodes
+    before it, never to the tensors themselves, so a graph that has been
+    back-propagated holds no activations.
     """
 
     def __init__(self, function, inputs):
         self.function = function
-        self.inputs = inputs  # positional arguments as given; Tensors among them are the parents
-        self.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in inputs)
-        self.saved_tensors = ()
+        self.parents = tuple(_gradient_destination(value) for value in inputs)
+        self.needs_input_grad = tuple(parent is not None for parent in self.parents)
+        self._saved = ()
 
     def save_for_backward(self, *arrays):
-        self.saved_tensors = arrays
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self):
+        if self.is_freed:
+            raise RuntimeError(_freed_message(self.function))
+        return self._saved
+
+    @property
+    def is_freed(self):
+        return self._saved is None
+
+    def free_saved(self):
+        """Drop the saved arrays (a node that saved none stays usable, as in PyTorch)."""
+        if self._saved:
+            self._saved = None
+
+
+def _freed_message(function):
+    return (f"backward through {function.__name__} a second time: the arrays it saved for its backward were "
+            f"freed by the first backward(). To back-propagate through the same graph twice (two losses on one "
+            f"trunk, say), call the first one as backward(retain_graph=True), as in PyTorch.")
+
+
+def _gradient_destination(value):
+    """Where the gradient of an op's input goes: the node that made it, the leaf itself, or None."""
+    if not isinstance(value, Tensor) or not value.requires_grad:
+        return None
+    return value._ctx if value._ctx is not None else value
 
 
 class Function:
     """Base class of differentiable operations.
 
-    Subclasses define ``forward(ctx, *args)`` on NumPy arrays (Tensors among
-    the arguments arrive as their ``.data``) returning one array, and
-    ``backward(ctx, dout)`` returning one gradient per positional argument
-    (None where there is none). Backwards return new arrays and never modify
-    ``dout``.
+    Subclasses define ``forward(ctx, *arrays, **options)`` returning one array,
+    and ``backward(ctx, dout)`` returning one gradient per positional input
+    (None where there is none; a single gradient may be returned bare).
+    Positional inputs are Tensors (or None, e.g. an absent bias) and arrive in
+    ``forward`` as their arrays; options are keywords and arrive as given.
+    Backwards return new arrays and never modify ``dout``.
     """
 
     @staticmethod
-    def forward(ctx, *args):
+    def forward(ctx, *arrays, **options):
         raise NotImplementedError
 
     @staticmethod
@@ -87,18 +133,19 @@ class Function:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *args):
-        return cls.apply_to_arrays(args, [a.data if isinstance(a, Tensor) else a for a in args])
-
-    @classmethod
-    def apply_to_arrays(cls, args, arrays):
-        """``apply`` with the input values given as arrays; the graph still links to the Tensors in args."""
-        ctx = Context(cls, args)
-        with one_blas_thread():
-            out = cls.forward(ctx, *arrays)
-        requires_grad = _grad_enabled and any(ctx.needs_input_grad)
-        result = Tensor(out, requires_grad=requires_grad)
-        if requires_grad:
+    def apply(cls, *inputs, **options):
+        for value in inputs:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"{cls.__name__}.apply: positional inputs must be Tensors (or None), got "
+                                f"{type(value).__name__}; pass options such as a stride as keywords")
+        # Values are read before the node is made: a tensor may compute its value when it is
+        # first read, and it gets its own place in the graph then.
+        arrays = [None if value is None else value.data for value in inputs]
+        ctx = Context(cls, inputs)
+        out = cls.forward(ctx, *arrays, **options)
+        recorded = _grad_enabled and any(ctx.needs_input_grad)
+        result = Tensor(out, requires_grad=recorded)
+        if recorded:
             result._ctx = ctx
         return result
 
@@ -121,6 +168,11 @@ class Tensor:
 
     Python lists and scalars become float32 (PyTorch's default dtype); NumPy
     arrays keep their dtype, so a float64 array gives a float64 tensor.
+
+    ``data`` is the array, ``grad`` the accumulated gradient (leaves only),
+    ``_ctx`` the node of the op that made this tensor (None for a leaf). A
+    subclass may compute ``data`` when it is first read, setting ``_ctx``
+    then (tinycnn/fusion.py does).
     """
 
     __array_priority__ = 1000  # so that ndarray + Tensor defers to Tensor.__radd__
@@ -128,7 +180,6 @@ class Tensor:
     def __init__(self, data, requires_grad=False, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
-        self._plan = None  # set on tensors whose computation is deferred (see tinycnn/fusion.py)
         self.data = _as_array(data, dtype)
         if requires_grad and self.data.dtype not in FLOAT_DTYPES:
             raise TypeError(
@@ -136,42 +187,17 @@ class Tensor:
             )
         self.requires_grad = bool(requires_grad)
         self.grad = None
-        self._ctx = None  # the Context of the Function that made this tensor, if recorded
-
-    @classmethod
-    def deferred(cls, plan, requires_grad):
-        """A tensor whose value ``plan.run()`` computes when first needed.
-
-        ``plan`` has ``shape`` and ``dtype``, and ``run()`` returning a Tensor
-        made by a Function. tinycnn.fusion uses this so that a ReLU or a
-        max-pool applied to a convolution's output can join the convolution.
-        """
-        tensor = cls.__new__(cls)
-        tensor._plan, tensor._data = plan, None
-        tensor.requires_grad, tensor.grad, tensor._ctx = requires_grad, None, None
-        return tensor
+        self._ctx = None
 
     # ----- array-like properties -------------------------------------------------
 
     @property
-    def data(self):
-        if self._plan is not None:
-            plan, self._plan = self._plan, None
-            result = plan.run()
-            self._data, self._ctx = result._data, result._ctx
-        return self._data
-
-    @data.setter
-    def data(self, value):
-        self._plan, self._data = None, value
-
-    @property
     def shape(self):
-        return self._plan.shape if self._plan is not None else self._data.shape
+        return self.data.shape
 
     @property
     def dtype(self):
-        return self._plan.dtype if self._plan is not None else self._data.dtype
+        return self.data.dtype
 
     @property
     def ndim(self):
@@ -195,12 +221,14 @@ class Tensor:
 
     # ----- autograd --------------------------------------------------------------
 
-    def backward(self, gradient=None):
+    def backward(self, gradient=None, retain_graph=False):
         """Back-propagate from this tensor into every leaf that requires a gradient.
 
-        Called on a scalar without argument, the seed gradient is 1. Leaves
-        accumulate into ``.grad`` (``grad = g if grad is None else grad + g``),
-        as in PyTorch; call ``zero_grad`` between steps.
+        Called on a scalar without ``gradient``, the seed gradient is 1.
+        Leaves accumulate into ``.grad`` (``grad = g if grad is None else
+        grad + g``), as in PyTorch; call ``zero_grad`` between steps. The
+        arrays the graph saved are freed on the way unless ``retain_graph``;
+        a later backward that needs them raises ``RuntimeError``.
         """
         if not self.requires_grad:
             raise RuntimeError(
@@ -218,36 +246,7 @@ class Tensor:
             gradient = _as_array(gradient.data if isinstance(gradient, Tensor) else gradient, self.dtype)
             if gradient.shape != self.shape:
                 raise ValueError(f"backward(): gradient shape {gradient.shape} != tensor shape {self.shape}")
-
-        self.data  # a deferred root is computed now, so that it has its place in the graph
-        grads = {id(self): gradient}
-        with one_blas_thread():
-            self._backpropagate(grads)
-
-    def _backpropagate(self, grads):
-        """Walk the graph from this tensor to the leaves, turning each node's gradient into its inputs'."""
-        for node in _topological_order(self):
-            dout = grads.pop(id(node), None)
-            if dout is None:
-                continue  # nothing flowed into this node
-            ctx = node._ctx
-            if ctx is None:  # a leaf
-                node.grad = dout if node.grad is None else node.grad + dout
-                continue
-            input_grads = ctx.function.backward(ctx, dout)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            if len(input_grads) != len(ctx.inputs):
-                raise RuntimeError(
-                    f"{ctx.function.__name__}.backward returned {len(input_grads)} gradients "
-                    f"for {len(ctx.inputs)} inputs"
-                )
-            for parent, grad, needed in zip(ctx.inputs, input_grads, ctx.needs_input_grad):
-                if not needed or grad is None:
-                    continue
-                key = id(parent)
-                grads[key] = grad if key not in grads else grads[key] + grad
-            node._ctx = None  # the graph is used once: free the saved arrays now
+        _backpropagate(self._ctx if self._ctx is not None else self, gradient, retain_graph)
 
     # ----- element-wise arithmetic with broadcasting -------------------------------
 
@@ -289,18 +288,50 @@ class Tensor:
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return Reshape.apply(self, shape)
+        return Reshape.apply(self, shape=shape)
 
 
-def _topological_order(root):
-    """Nodes reachable from root, each after every node that depends on it.
+# ----- the graph walk ------------------------------------------------------------------------
+
+
+def _backpropagate(start, gradient, retain_graph):
+    """Turn the gradient of ``start`` (a node, or a leaf) into the gradients of every leaf below it."""
+    order = _topological_order(start)
+    for node in order:  # refuse before any leaf is touched, so that nothing is half done
+        if isinstance(node, Context) and node.is_freed:
+            raise RuntimeError(_freed_message(node.function))
+    grads = {id(start): gradient}  # node -> the sum of the gradients that reached it so far
+    for node in order:
+        dout = grads.pop(id(node), None)
+        if isinstance(node, Tensor):  # a leaf: the one place where gradients are stored
+            if dout is not None:
+                node.grad = dout if node.grad is None else node.grad + dout
+            continue
+        if dout is not None:
+            input_grads = node.function.backward(node, dout)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            if len(input_grads) != len(node.parents):
+                raise RuntimeError(f"{node.function.__name__}.backward returned {len(input_grads)} gradients "
+                                   f"for {len(node.parents)} inputs")
+            for parent, grad in zip(node.parents, input_grads):
+                if parent is None or grad is None:
+                    continue
+                key = id(parent)
+                grads[key] = grad if key not in grads else grads[key] + grad  # a node used twice gets the sum
+        if not retain_graph:
+            node.free_saved()
+
+
+def _topological_order(start):
+    """The nodes and leaves below ``start``, each after every node that uses its output.
 
     Iterative depth-first search (no recursion, so deep graphs cannot hit
     Python's recursion limit): a node is emitted once all its parents are,
-    then the list is reversed so the root comes first.
+    then the list is reversed so that ``start`` comes first.
     """
     order, visited = [], set()
-    stack = [(root, False)]
+    stack = [(start, False)]
     while stack:
         node, parents_done = stack.pop()
         if parents_done:
@@ -310,12 +341,14 @@ def _topological_order(root):
             continue
         visited.add(id(node))
         stack.append((node, True))
-        if node._ctx is not None:
-            for parent in node._ctx.inputs:
-                if isinstance(parent, Tensor) and parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
+        for parent in node.parents if isinstance(node, Context) else ():  # a leaf has none
+            if parent is not None and id(parent) not in visited:
+                stack.append((parent, False))
     order.reverse()
     return order
+
+
+# ----- element-wise ops --------------------------------------------------------------------
 
 
 def _operand(other, like, op_name):
@@ -424,7 +457,7 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, dout):
         # out = sum_i a_i  =>  da_i = dout
-        return (np.broadcast_to(dout, ctx.shape).copy(),)
+        return np.broadcast_to(dout, ctx.shape).copy()
 
 
 class Mean(Function):
@@ -437,12 +470,12 @@ class Mean(Function):
     def backward(ctx, dout):
         # out = sum_i a_i / n  =>  da_i = dout / n
         count = max(int(np.prod(ctx.shape)), 1)
-        return (np.broadcast_to(dout / count, ctx.shape).astype(dout.dtype),)
+        return np.broadcast_to(dout / count, ctx.shape).astype(dout.dtype)
 
 
 class Reshape(Function):
     @staticmethod
-    def forward(ctx, a, shape):
+    def forward(ctx, a, *, shape):
         ctx.shape = a.shape
         try:
             return a.reshape(shape)
@@ -451,4 +484,5 @@ class Reshape(Function):
 
     @staticmethod
     def backward(ctx, dout):
-        return dout.reshape(ctx.shape), None
+        # a view: the gradient is dout laid out in the input's shape
+        return dout.reshape(ctx.shape)

@@ -1,25 +1,41 @@
 """Numba kernels: one file per operation, each a forward/backward pair.
 
-Every file holds the kernel the engine runs and, beside it, a ``_naive``
-twin written as plain loops straight from the definition. The naive one is
-there to be read first and to serve as a test oracle; the other is the one
-that is fast enough to train with.
+Every file holds the kernels the engine runs and, beside them, ``_naive``
+twins written as plain loops straight from the definition, sharing no code
+with the fast ones. The naive ones are there to be read first and to serve
+as test oracles; the others are fast enough to train with. What runs when:
 
-Kernels are plain functions of NumPy arrays and ints: no Tensor objects, no
-autograd. They return new arrays and never modify their inputs (in particular
-never ``dout``). They are generic over float32 and float64: Numba compiles one
-version per dtype on first use and caches it on disk (``cache=True``).
-Set ``NUMBA_DISABLE_JIT=1`` to run every kernel as ordinary Python, e.g. to
-step through one in a debugger.
+    F.conv2d, and the F.relu / F.max_pool2d that follow it    conv2d.py     (im2col.py, blas.py inside)
+      when fusion joins them (the default; tinycnn/fusion.py)
+    F.relu on anything else                                  relu.py
+    F.max_pool2d on anything else                            maxpool2d.py
+    F.linear                                                 linear.py
+    F.log_softmax, and inside F.cross_entropy                log_softmax.py
+    F.nll_loss, and inside F.cross_entropy                   nll.py
+
+Kernels are plain functions of NumPy arrays and numbers: no Tensor objects,
+no autograd. They return new arrays and never modify their inputs (in
+particular never ``dout``). They are generic over float32 and float64: Numba
+compiles one version per dtype on first use and caches it on disk
+(``cache=True``). Set ``NUMBA_DISABLE_JIT=1`` to run every kernel as
+ordinary Python, e.g. to step through one in a debugger.
 
 Shape legend, used in every docstring:
 
-    N   batch size                    C   input channels
-    F   output channels (filters)     H, W    input height, width
-    KH, KW  kernel height, width      OH, OW  output height, width
-    D   input features of a linear    M   output features of a linear
-    K   classes (log-softmax, NLL)    L   length of a flattened array
+    N       batch size                     C       input channels
+    F       output channels (filters)      H, W    input height, width
+    KH, KW  window height, width: a conv's kernel, or a max-pool's window
+    SH, SW  a max-pool's stride along the height, width
+    OH, OW  output height, width of a conv or of a max-pool
+    PH, PW  output height, width of the max-pool inside a conv kernel
+            (``pool_kernel`` by ``pool_kernel`` windows, ``pool_stride`` apart)
+    RH, RW  the part of a conv's OH x OW output that such a pool reads:
+            RH = (PH - 1) * pool_stride + pool_kernel (RH, RW = OH, OW without a pool)
+    D       input features of a linear     M       output features of a linear
+    K       classes (log-softmax, NLL)     L       length of a flattened array
 
 ``d``-prefixed names are gradients of the loss: ``dout`` for the output,
-``dx`` for the input, ``dweight`` for the weight.
+``dx`` for the input, ``dweight`` for the weight. ``argmax`` is a max-pool's
+winner as a flat index ih*W + iw into its plane; ``winner`` is the conv
+kernel's pool winner as a place kh*pool_kernel + kw in its window.
 """

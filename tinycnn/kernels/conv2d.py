@@ -1,25 +1,48 @@
-"""2-D convolution (cross-correlation, as in PyTorch) with stride and zero padding.
+"""2-D convolution, optionally followed by ReLU and max-pool in the same pass.
+
+Every ``F.conv2d`` runs ``conv2d_forward`` and ``conv2d_backward`` below,
+with fusion on or off. With fusion on (the default, see tinycnn/fusion.py),
+an ``F.relu`` and an ``F.max_pool2d`` applied to the conv's output join the
+same call (``relu=True``, ``pool_kernel`` > 0); with fusion off, or where no
+ReLU or pool follows, they are False and 0 and this is a plain convolution.
+
+The definition (cross-correlation, as in PyTorch), with ``x_padded`` the
+input with ``padding`` zeros on every side:
 
     out[n, f, oh, ow] = bias[f] + sum over c, kh, kw of
         weight[f, c, kh, kw] * x_padded[n, c, oh*stride + kh, ow*stride + kw]
 
-where ``x_padded`` is ``x`` with ``padding`` zeros on every side, and
-``OH = (H + 2*padding - KH) // stride + 1`` (likewise OW).
+    OH = (H + 2*padding - KH) // stride + 1   (likewise OW)
 
-Two implementations:
+Read in this order:
 
-- ``conv2d_forward_naive`` / ``conv2d_backward_naive``: the definition above
-  as seven nested loops. Read these first.
-- ``conv2d_forward`` / ``conv2d_backward``: the same via im2col. For one image,
-  every receptive field is copied into a column of a (C*KH*KW, OH*OW) matrix,
-  and the convolution becomes one matrix product with the weight seen as a
-  (F, C*KH*KW) matrix, which BLAS does fast. Images are spread over threads
-  with ``prange``; each thread keeps its im2col buffer small (one image), so
-  it stays in cache.
+1. ``conv2d_forward_naive`` / ``conv2d_backward_naive``: the definition as
+   seven nested loops, then ReLU and max-pool by their own naive kernels; the
+   backward is the chain rule through those steps in reverse. They are the
+   test oracles of the fast pair.
+2. ``im2col.py``: one image's convolution as one matrix product.
+3. ``conv2d_forward`` / ``conv2d_backward``: what the engine runs. Images are
+   spread over threads; each thread lowers its image with im2col into a
+   small buffer, calls BLAS once, and adds the bias, pools and applies ReLU
+   while reading the product, so the full-size conv output of the batch is
+   never stored (for the study's models it is 4 to 9 times the pooled one).
+   With a pool it convolves only the rows and columns the pool reads.
+
+ReLU and max-pool commute (ReLU is monotonic: the largest of the ReLU'd
+values is the ReLU of the largest value, at the same place), so one kernel
+serves both orders the study writes, conv -> ReLU -> pool and
+conv -> pool -> ReLU. Ties go to the first maximum in row-major window
+order, as in ``maxpool2d.py``; a pooled value of exactly 0 after ReLU passes
+no gradient, as in ``relu.py``.
 """
 
 import numpy as np
 from numba import njit, prange
+
+from tinycnn.kernels.blas import gemm
+from tinycnn.kernels.im2col import col2im_add, im2col
+from tinycnn.kernels.maxpool2d import maxpool2d_backward_naive, maxpool2d_forward_naive
+from tinycnn.kernels.relu import relu_backward_naive, relu_forward_naive
 
 
 def conv2d_output_size(size, kernel, stride, padding):
@@ -28,17 +51,17 @@ def conv2d_output_size(size, kernel, stride, padding):
 
 
 # --------------------------------------------------------------------------------------
-# naive reference
+# naive reference: the definition, then ReLU and max-pool by their own naive kernels
 
 
 @njit(cache=True)
-def conv2d_forward_naive(x, weight, bias, stride, padding):
-    """Convolution straight from the definition.
+def conv2d_forward_naive(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride):
+    """Convolution straight from the definition; then ReLU if ``relu``; then max-pool if ``pool_kernel`` > 0.
 
     x:      (N, C, H, W)
     weight: (F, C, KH, KW)
     bias:   (F,)
-    returns out: (N, F, OH, OW)
+    returns out: (N, F, OH, OW), or (N, F, PH, PW) after a pool
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
@@ -58,21 +81,37 @@ def conv2d_forward_naive(x, weight, bias, stride, padding):
                                 if 0 <= ih < H and 0 <= iw < W:  # outside is zero padding
                                     total += weight[f, c, kh, kw] * x[n, c, ih, iw]
                     out[n, f, oh, ow] = total
+    if relu:
+        out = relu_forward_naive(out.ravel()).reshape(out.shape)
+    if pool_kernel > 0:
+        out, _ = maxpool2d_forward_naive(out, pool_kernel, pool_kernel, pool_stride, pool_stride)
     return out
 
 
 @njit(cache=True)
-def conv2d_backward_naive(dout, x, weight, stride, padding):
-    """Gradients of the convolution, derived term by term from the forward.
+def conv2d_backward_naive(dout, x, weight, bias, stride, padding, relu, pool_kernel, pool_stride):
+    """Gradients of ``conv2d_forward_naive``: the chain rule through pool, ReLU and conv, in that order.
 
-    dout:   (N, F, OH, OW)
-    x:      (N, C, H, W)     (cached from the forward)
-    weight: (F, C, KH, KW)   (cached from the forward)
+    dout:   (N, F, OH, OW), or (N, F, PH, PW) after a pool
+    x, weight, bias: as given to the forward, which runs again here (so that
+            this reference shares nothing with the fast kernel, not even
+            what that one caches)
     returns dx (N, C, H, W), dweight (F, C, KH, KW), dbias (F,)
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
-    _, _, OH, OW = dout.shape
+    conv = conv2d_forward_naive(x, weight, bias, stride, padding, False, 0, 0)
+    OH, OW = conv.shape[2], conv.shape[3]
+    activated = relu_forward_naive(conv.ravel()).reshape(conv.shape) if relu else conv.copy()
+    if pool_kernel > 0:  # pool: the gradient goes to each window's winner
+        _, argmax = maxpool2d_forward_naive(activated, pool_kernel, pool_kernel, pool_stride, pool_stride)
+        dactivated = maxpool2d_backward_naive(dout, argmax, OH, OW)
+    else:
+        dactivated = dout.copy()
+    if relu:  # ReLU: only where the output is positive
+        dconv = relu_backward_naive(dactivated.ravel(), activated.ravel()).reshape(conv.shape)
+    else:
+        dconv = dactivated
     dx = np.zeros_like(x)
     dweight = np.zeros_like(weight)
     dbias = np.zeros(F, dtype=x.dtype)
@@ -80,8 +119,8 @@ def conv2d_backward_naive(dout, x, weight, stride, padding):
         for f in range(F):
             for oh in range(OH):
                 for ow in range(OW):
-                    g = dout[n, f, oh, ow]
-                    # forward: out[n, f, oh, ow] = bias[f] + sum weight[f, c, kh, kw] * x[n, c, ih, iw]
+                    g = dconv[n, f, oh, ow]
+                    # forward: conv[n, f, oh, ow] = bias[f] + sum weight[f, c, kh, kw] * x[n, c, ih, iw]
                     dbias[f] += g
                     for c in range(C):
                         for kh in range(KH):
@@ -95,152 +134,193 @@ def conv2d_backward_naive(dout, x, weight, stride, padding):
 
 
 # --------------------------------------------------------------------------------------
-# im2col / col2im for one image
-
-
-@njit(cache=True)
-def im2col(image, KH, KW, stride, padding, OH, OW, cols):
-    """Copy every receptive field of one image into a column of ``cols``.
-
-    image: (C, H, W)
-    cols:  (C*KH*KW, OH*OW), written in place; row (c*KH + kh)*KW + kw holds
-           the pixel at offset (kh, kw) of channel c for every output position,
-           zero where that falls in the padding.
-    """
-    C, H, W = image.shape
-    if stride == 1 and padding == 0:  # the common case: every field row is a contiguous run of pixels
-        for c in range(C):
-            for kh in range(KH):
-                for kw in range(KW):
-                    row = (c * KH + kh) * KW + kw
-                    for oh in range(OH):
-                        pixels = image[c, oh + kh]
-                        for ow in range(OW):  # a plain copy, which the compiler turns into vector loads
-                            cols[row, oh * OW + ow] = pixels[kw + ow]
-        return
-    for c in range(C):
-        for kh in range(KH):
-            for kw in range(KW):
-                row = (c * KH + kh) * KW + kw
-                for oh in range(OH):
-                    ih = oh * stride + kh - padding
-                    for ow in range(OW):
-                        iw = ow * stride + kw - padding
-                        if 0 <= ih < H and 0 <= iw < W:
-                            cols[row, oh * OW + ow] = image[c, ih, iw]
-                        else:
-                            cols[row, oh * OW + ow] = 0.0
-
-
-@njit(cache=True)
-def col2im_add(dcols, KH, KW, stride, padding, OH, OW, dimage):
-    """The adjoint of ``im2col``: add each column entry back onto its pixel.
-
-    dcols:  (C*KH*KW, OH*OW)
-    dimage: (C, H, W), added to in place (a pixel in several receptive fields
-            receives the sum of their gradients); padding entries are dropped.
-    """
-    C, H, W = dimage.shape
-    if stride == 1 and padding == 0:  # the common case: contiguous runs, as in im2col
-        for c in range(C):
-            for kh in range(KH):
-                for kw in range(KW):
-                    row = (c * KH + kh) * KW + kw
-                    for oh in range(OH):
-                        pixels = dimage[c, oh + kh]
-                        for ow in range(OW):
-                            pixels[kw + ow] += dcols[row, oh * OW + ow]
-        return
-    for c in range(C):
-        for kh in range(KH):
-            for kw in range(KW):
-                row = (c * KH + kh) * KW + kw
-                for oh in range(OH):
-                    ih = oh * stride + kh - padding
-                    if ih < 0 or ih >= H:
-                        continue
-                    for ow in range(OW):
-                        iw = ow * stride + kw - padding
-                        if 0 <= iw < W:
-                            dimage[c, ih, iw] += dcols[row, oh * OW + ow]
-
-
-# --------------------------------------------------------------------------------------
 # the kernels the engine runs
 
 
-@njit(parallel=True, cache=True)
-def conv2d_forward(x, weight, bias, stride, padding):
-    """Convolution as one matrix product per image, images in parallel.
+@njit(cache=True, inline="always")
+def _bias_pool_relu(plane, bias, kernel, stride, relu, out, winner):
+    """Add ``bias`` to one (RH, RW) conv plane, max-pool it into out (PH, PW), then ReLU if ``relu``.
 
-    x:      (N, C, H, W), C-contiguous
-    weight: (F, C, KH, KW), C-contiguous
+    winner (PH, PW) int8 gets the place of each window's maximum in its
+    window, kh*kernel + kw: a number below kernel**2 that fits in a byte,
+    where ``maxpool2d.py`` keeps a flat index into the plane. Same rule
+    (first maximum in row-major window order wins; NaN wins). The bias is
+    added to each value as it is read, exactly as a separate pass would have
+    added it, without that pass. The loop body has no branches (a select,
+    not an if), so the compiler can run it over several windows at once;
+    inlined with a constant kernel this is about 3x faster than
+    ``maxpool2d._pool_plane`` on the study's 2x2 pools.
+    """
+    PH, PW = out.shape
+    for ph in range(PH):
+        for pw in range(PW):
+            best = plane[ph * stride, pw * stride] + bias
+            best_place = 0
+            for kh in range(kernel):
+                for kw in range(kernel):
+                    value = plane[ph * stride + kh, pw * stride + kw] + bias
+                    take = (value > best) | (value != value)
+                    best = value if take else best
+                    best_place = kh * kernel + kw if take else best_place
+            if relu:
+                best = 0.0 if best <= 0 else best  # written so that NaN passes through, as in relu.py
+            out[ph, pw] = best
+            winner[ph, pw] = best_place
+
+
+@njit(cache=True)
+def _extent_read_by_pool(size, pooled_size, pool_kernel, pool_stride):
+    """How many of the conv output's rows (or columns) the pool reads: RH of OH (or RW of OW).
+
+    The pool's output size is floored, so rows past the last whole window
+    are never read: (PH - 1) * stride + kernel of them are. The study's
+    3x3 pool on an 11x11 conv output reads 9x9 of it, so a third of that
+    convolution need never be computed, forward or backward. Without a pool
+    every row is read.
+    """
+    return (pooled_size - 1) * pool_stride + pool_kernel if pool_kernel > 0 else size
+
+
+@njit(parallel=True, cache=True)
+def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride, n_parts):
+    """Convolution + bias, then ReLU if ``relu``, then max-pool if ``pool_kernel`` > 0.
+
+    x:      (N, C, H, W), C-contiguous (cached for the backward)
+    weight: (F, C, KH, KW), C-contiguous (cached)
     bias:   (F,)
-    returns out: (N, F, OH, OW)
+    n_parts: how many runs of images to split the batch into, one per thread;
+             the caller passes ``numba.get_num_threads()`` (reading it in
+             here would stop Numba from caching the compiled kernel)
+    returns out (N, F, PH, PW) (cached; PH, PW = OH, OW without a pool)
+            winner (N, F, PH, PW) int8, each window's winning place
+            kh*pool_kernel + kw (cached); shape (0, F, PH, PW) without a pool
+
+    Each thread takes a run of images and two buffers it reuses for every
+    one of them: cols (C*KH*KW, RH*RW) for im2col and conv (F, RH*RW) for
+    the product, small enough to stay in its cache. RH, RW is the part of
+    the conv output that the pool reads (OH, OW without a pool).
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
     OH = (H + 2 * padding - KH) // stride + 1
     OW = (W + 2 * padding - KW) // stride + 1
-    weight_matrix = weight.reshape(F, C * KH * KW)
-    out = np.empty((N, F, OH, OW), dtype=x.dtype)
-    for n in prange(N):  # images are independent: each thread writes only its out[n]
-        cols = np.empty((C * KH * KW, OH * OW), dtype=x.dtype)
-        im2col(x[n], KH, KW, stride, padding, OH, OW, cols)
-        product = np.dot(weight_matrix, cols)  # (F, OH*OW)
-        out_n = out[n].reshape(F, OH * OW)
-        for f in range(F):
-            for j in range(OH * OW):
-                out_n[f, j] = product[f, j] + bias[f]
-    return out
+    pooled = pool_kernel > 0
+    PH = (OH - pool_kernel) // pool_stride + 1 if pooled else OH
+    PW = (OW - pool_kernel) // pool_stride + 1 if pooled else OW
+    RH = _extent_read_by_pool(OH, PH, pool_kernel, pool_stride)
+    RW = _extent_read_by_pool(OW, PW, pool_kernel, pool_stride)
+    rows = C * KH * KW
+    positions = RH * RW
+    weight_matrix = weight.reshape(F, rows)
+    out = np.empty((N, F, PH, PW), dtype=x.dtype)
+    winner = np.empty((N if pooled else 0, F, PH, PW), dtype=np.int8)
+    n_parts = max(1, min(N, n_parts))
+    for part in prange(n_parts):  # images are independent: each thread writes only its own images' out, winner
+        cols = np.empty((rows, positions), dtype=x.dtype)
+        conv = np.empty((F, positions), dtype=x.dtype)
+        for n in range(part * N // n_parts, (part + 1) * N // n_parts):
+            im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
+            gemm(weight_matrix, False, cols, False, 0.0, conv)  # conv = weight_matrix @ cols
+            if pooled:
+                for f in range(F):
+                    plane = conv[f].reshape(RH, RW)
+                    if pool_kernel == 2 and pool_stride == 2:  # the study's pools, as constants the compiler unrolls
+                        _bias_pool_relu(plane, bias[f], kernel=2, stride=2, relu=relu, out=out[n, f],
+                                        winner=winner[n, f])
+                    elif pool_kernel == 3 and pool_stride == 3:
+                        _bias_pool_relu(plane, bias[f], kernel=3, stride=3, relu=relu, out=out[n, f],
+                                        winner=winner[n, f])
+                    else:
+                        _bias_pool_relu(plane, bias[f], kernel=pool_kernel, stride=pool_stride, relu=relu,
+                                        out=out[n, f], winner=winner[n, f])
+            else:
+                out_n = out[n].reshape(F, positions)
+                for f in range(F):
+                    for p in range(positions):
+                        value = conv[f, p] + bias[f]
+                        if relu:
+                            value = 0.0 if value <= 0 else value  # NaN passes through, as in relu.py
+                        out_n[f, p] = value
+    return out, winner
 
 
 @njit(parallel=True, cache=True)
-def conv2d_backward(dout, x, weight, stride, padding, need_dx, n_parts):
+def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_kernel, pool_stride, need_dx,
+                    n_parts):
     """Gradients of ``conv2d_forward``.
 
-    dout:   (N, F, OH, OW), C-contiguous
-    x:      (N, C, H, W)     (cached from the forward)
-    weight: (F, C, KH, KW)   (cached from the forward)
+    dout:   (N, F, PH, PW), C-contiguous
+    x:      (N, C, H, W)       (cached)
+    weight: (F, C, KH, KW)     (cached)
+    out:    (N, F, PH, PW)     (cached: where it is 0 after ReLU, no gradient passes)
+    winner: (N, F, PH, PW)     (cached window places; shape (0, ...) when the forward did not pool)
     need_dx: False skips dx (the first layer needs no gradient for the images)
-    n_parts: how many partial sums of dweight to keep, one per thread; the
-             caller passes ``numba.get_num_threads()`` (reading it in here
-             would stop Numba from caching the compiled kernel)
-    returns dx (N, C, H, W) (zeros if not needed), dweight (F, C, KH, KW), dbias (F,)
+    n_parts: how many runs of images, each with its own partial sums of dweight and dbias (one per thread)
+    returns dx (N, C, H, W) (shape (0, C, H, W) if not needed), dweight (F, C, KH, KW), dbias (F,)
 
-    forward, per image:  out_n = weight_matrix @ cols_n + bias
-      => dweight_matrix = sum_n dout_n @ cols_n.T
-         dbias          = sum_n of dout_n over positions
-         dcols_n        = weight_matrix.T @ dout_n, then col2im onto dx[n]
+    Per image, first the gradient of the (cropped) conv output, dconv (F, RH*RW):
+      pool:  forward out[f, i, j] = conv[f, i*S + a // K, j*S + a % K], a = winner[f, i, j]
+             =>  dconv there += dout[f, i, j]; zero elsewhere
+      ReLU:  forward out = max(., 0)  =>  only where out > 0
+    then the convolution's, from the forward's product conv = weight_matrix @ cols + bias:
+      dweight_matrix += dconv @ cols.T     dbias += dconv summed over positions
+      dcols = weight_matrix.T @ dconv, then col2im adds dcols onto dx[n]
     dx[n] depends on image n alone, so images run in parallel. dweight and
-    dbias sum over all images: each thread adds into its own partial sum (a
-    shared ``+=`` from several threads would lose updates), and the partial
+    dbias sum over all images: each thread adds into its own partial sums (a
+    shared ``+=`` from several threads would lose updates), with BLAS adding
+    each image's product in place (``gemm`` with beta = 1), and the partial
     sums are added in a fixed order, so results repeat bit for bit for a
     given thread count.
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
-    _, _, OH, OW = dout.shape
+    OH = (H + 2 * padding - KH) // stride + 1
+    OW = (W + 2 * padding - KW) // stride + 1
+    _, _, PH, PW = dout.shape
+    RH = _extent_read_by_pool(OH, PH, pool_kernel, pool_stride)  # the part of the conv output the forward computed
+    RW = _extent_read_by_pool(OW, PW, pool_kernel, pool_stride)
+    pooled = pool_kernel > 0
     rows = C * KH * KW
+    positions = RH * RW
     weight_matrix = weight.reshape(F, rows)
     n_parts = max(1, min(N, n_parts))
     dweight_parts = np.zeros((n_parts, F, rows), dtype=x.dtype)
-    dbias_parts = np.zeros((n_parts, F), dtype=x.dtype)
+    dbias_parts = np.zeros((n_parts, F, 1), dtype=x.dtype)
     dx = np.zeros((N, C, H, W), dtype=x.dtype) if need_dx else np.zeros((0, C, H, W), dtype=x.dtype)
-    for part in prange(n_parts):
-        cols = np.empty((rows, OH * OW), dtype=x.dtype)
+    ones = np.ones((positions, 1), dtype=x.dtype)  # dbias = dconv @ ones: a sum over positions, by BLAS
+    # where window place a = kh*K + kw lies in the flattened (RH, RW) plane, from the window's corner:
+    # kh*RW + kw (a table, so that the loop below does no integer division)
+    place_offsets = np.array([(a // max(1, pool_kernel)) * RW + a % max(1, pool_kernel)
+                              for a in range(pool_kernel * pool_kernel)], dtype=np.int64)
+    for part in prange(n_parts):  # each thread: its own run of images, its own buffers and partial sums
+        cols = np.empty((rows, positions), dtype=x.dtype)
+        dcols = np.empty((rows, positions), dtype=x.dtype)
+        dconv = np.empty((F, positions), dtype=x.dtype)
         for n in range(part * N // n_parts, (part + 1) * N // n_parts):
-            dout_n = dout[n].reshape(F, OH * OW)
-            im2col(x[n], KH, KW, stride, padding, OH, OW, cols)
-            dweight_parts[part] += np.dot(dout_n, cols.T)
-            for f in range(F):
-                dbias_parts[part, f] += dout_n[f].sum()
+            if pooled:
+                dconv[:] = 0.0  # only each window's winner gets a gradient
+                for f in range(F):
+                    for i in range(PH):
+                        for j in range(PW):
+                            # a select, not an if: whether a unit is active is a coin flip on real data
+                            g = dout[n, f, i, j] if (out[n, f, i, j] > 0 or not relu) else 0.0
+                            corner = (i * RW + j) * pool_stride
+                            dconv[f, corner + place_offsets[winner[n, f, i, j]]] += g
+            else:
+                dout_n = dout[n].reshape(F, positions)
+                out_n = out[n].reshape(F, positions)
+                for f in range(F):
+                    for p in range(positions):
+                        dconv[f, p] = dout_n[f, p] if (out_n[f, p] > 0 or not relu) else 0.0
+            im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
+            gemm(dconv, False, cols, True, 1.0, dweight_parts[part])  # += dconv @ cols.T
+            gemm(dconv, False, ones, False, 1.0, dbias_parts[part])  # += dconv's row sums
             if need_dx:
-                dcols = np.dot(weight_matrix.T, dout_n)  # (rows, OH*OW)
-                col2im_add(dcols, KH, KW, stride, padding, OH, OW, dx[n])
+                gemm(weight_matrix, True, dconv, False, 0.0, dcols)  # dcols = weight_matrix.T @ dconv
+                col2im_add(dcols, KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, dimage=dx[n])
     dweight = np.zeros((F, rows), dtype=x.dtype)
     dbias = np.zeros(F, dtype=x.dtype)
-    for part in range(n_parts):
+    for part in range(n_parts):  # a fixed order: the same sums bit for bit on every run
         dweight += dweight_parts[part]
-        dbias += dbias_parts[part]
+        dbias += dbias_parts[part, :, 0]
     return dx, dweight.reshape(F, C, KH, KW), dbias

@@ -1,5 +1,7 @@
 """Fully connected layer, PyTorch's layout: weight is (M, D), out = x @ weight.T + bias.
 
+``F.linear`` runs ``linear_forward`` / ``linear_backward`` here.
+
 - ``linear_forward_naive`` / ``linear_backward_naive``: triple loops.
 - ``linear_forward`` / ``linear_backward``: the same products through BLAS (np.dot).
 """

@@ -1,5 +1,9 @@
 """2-D max pooling with floor output sizes, as PyTorch's ``max_pool2d`` (no padding).
 
+``F.max_pool2d`` runs ``maxpool2d_forward`` / ``maxpool2d_backward`` here
+when its input is not a convolution it can join (with fusion on, a pool
+right after ``F.conv2d`` runs inside ``conv2d.py``'s kernel instead).
+
     out[n, c, oh, ow] = max over kh < KH, kw < KW of x[n, c, oh*SH + kh, ow*SW + kw]
     OH = (H - KH) // SH + 1,  OW = (W - KW) // SW + 1   (floor: a partial window is dropped)
 
@@ -8,9 +12,11 @@ the gradient; the max is not differentiable at a tie, this picks one
 subgradient. The forward caches, for each output, the flat index ih*W + iw of
 the input pixel that won, so the backward only routes ``dout`` back there.
 
-- ``maxpool2d_forward_naive`` / ``maxpool2d_backward_naive``: plain loops.
-- ``maxpool2d_forward`` / ``maxpool2d_backward``: the same loops with the
-  (n, c) planes spread over threads; every plane is written by one thread only.
+- ``maxpool2d_forward_naive`` / ``maxpool2d_backward_naive``: the definition
+  as plain loops, written out in full.
+- ``maxpool2d_forward`` / ``maxpool2d_backward``: the (n, c) planes spread
+  over threads, one plane at a time (``_pool_plane``); every plane is written
+  by one thread only.
 """
 
 import numpy as np
@@ -20,6 +26,61 @@ from numba import njit, prange
 def maxpool2d_output_size(size, kernel, stride):
     """Output length along one axis, rounded down: floor((size - kernel) / stride) + 1."""
     return (size - kernel) // stride + 1
+
+
+# --------------------------------------------------------------------------------------
+# naive reference
+
+
+@njit(cache=True)
+def maxpool2d_forward_naive(x, KH, KW, SH, SW):
+    """x: (N, C, H, W) -> out (N, C, OH, OW), argmax (N, C, OH, OW) int64 (cached).
+
+    argmax holds the flat index ih*W + iw, within its (H, W) plane, of the
+    pixel that won each window.
+    """
+    N, C, H, W = x.shape
+    OH = (H - KH) // SH + 1
+    OW = (W - KW) // SW + 1
+    out = np.empty((N, C, OH, OW), dtype=x.dtype)
+    argmax = np.empty((N, C, OH, OW), dtype=np.int64)
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                for ow in range(OW):
+                    top, left = oh * SH, ow * SW
+                    best, best_index = x[n, c, top, left], top * W + left
+                    for ih in range(top, top + KH):
+                        for iw in range(left, left + KW):
+                            # strictly greater: the first maximum wins a tie; NaN wins, as in PyTorch
+                            if x[n, c, ih, iw] > best or np.isnan(x[n, c, ih, iw]):
+                                best, best_index = x[n, c, ih, iw], ih * W + iw
+                    out[n, c, oh, ow] = best
+                    argmax[n, c, oh, ow] = best_index
+    return out, argmax
+
+
+@njit(cache=True)
+def maxpool2d_backward_naive(dout, argmax, H, W):
+    """Route each output gradient to the input pixel that won its window.
+
+    dout:   (N, C, OH, OW)
+    argmax: (N, C, OH, OW) flat index ih*W + iw within the plane (from the forward)
+    returns dx: (N, C, H, W); windows that overlap (stride < kernel) add up
+    """
+    N, C, OH, OW = dout.shape
+    dx = np.zeros((N, C, H * W), dtype=dout.dtype)
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                for ow in range(OW):
+                    # forward: out[n, c, oh, ow] = x[n, c].flat[argmax[n, c, oh, ow]]
+                    dx[n, c, argmax[n, c, oh, ow]] += dout[n, c, oh, ow]
+    return dx.reshape(N, C, H, W)
+
+
+# --------------------------------------------------------------------------------------
+# the kernels the engine runs
 
 
 @njit(cache=True)
@@ -44,39 +105,6 @@ def _pool_plane(plane, KH, KW, SH, SW, out, argmax):
             argmax[oh, ow] = best_index
 
 
-@njit(cache=True)
-def maxpool2d_forward_naive(x, KH, KW, SH, SW):
-    """x: (N, C, H, W) -> out (N, C, OH, OW), argmax (N, C, OH, OW) int64 (cached)."""
-    N, C, H, W = x.shape
-    OH = (H - KH) // SH + 1
-    OW = (W - KW) // SW + 1
-    out = np.empty((N, C, OH, OW), dtype=x.dtype)
-    argmax = np.empty((N, C, OH, OW), dtype=np.int64)
-    for n in range(N):
-        for c in range(C):
-            _pool_plane(x[n, c], KH, KW, SH, SW, out[n, c], argmax[n, c])
-    return out, argmax
-
-
-@njit(cache=True)
-def maxpool2d_backward_naive(dout, argmax, H, W):
-    """Route each output gradient to the input pixel that won its window.
-
-    dout:   (N, C, OH, OW)
-    argmax: (N, C, OH, OW) flat index ih*W + iw within the plane (from the forward)
-    returns dx: (N, C, H, W); windows that overlap (stride < kernel) add up
-    """
-    N, C, OH, OW = dout.shape
-    dx = np.zeros((N, C, H * W), dtype=dout.dtype)
-    for n in range(N):
-        for c in range(C):
-            for oh in range(OH):
-                for ow in range(OW):
-                    # forward: out[n, c, oh, ow] = x[n, c].flat[argmax[n, c, oh, ow]]
-                    dx[n, c, argmax[n, c, oh, ow]] += dout[n, c, oh, ow]
-    return dx.reshape(N, C, H, W)
-
-
 @njit(parallel=True, cache=True)
 def maxpool2d_forward(x, KH, KW, SH, SW):
     """x: (N, C, H, W) -> out (N, C, OH, OW), argmax (N, C, OH, OW) int64 (cached)."""
@@ -87,7 +115,7 @@ def maxpool2d_forward(x, KH, KW, SH, SW):
     argmax = np.empty((N, C, OH, OW), dtype=np.int64)
     for plane in prange(N * C):  # each thread owns whole planes
         n, c = plane // C, plane % C
-        _pool_plane(x[n, c], KH, KW, SH, SW, out[n, c], argmax[n, c])
+        _pool_plane(x[n, c], KH=KH, KW=KW, SH=SH, SW=SW, out=out[n, c], argmax=argmax[n, c])
     return out, argmax
 
 

@@ -1,9 +1,12 @@
 """Negative log-likelihood loss, averaged over the batch (PyTorch's default 'mean').
 
+``F.nll_loss`` (and so ``F.cross_entropy``) runs ``nll_forward`` / ``nll_backward`` here.
+
     loss = -(1/N) * sum_n logp[n, target[n]]
 
 Targets are class indices, checked to lie in [0, K) before the kernel runs.
-There is no parallel variant: the work is N additions.
+There is no fast variant, and so no ``_naive`` twin: the work is N additions,
+and the one plain loop below is the definition.
 """
 
 import numpy as np

@@ -1,5 +1,10 @@
 """ReLU, element-wise on a flattened array: out = max(x, 0).
 
+``F.relu`` runs ``relu_forward`` / ``relu_backward`` here when its input is
+not a convolution it can join (with fusion on, a ReLU right after
+``F.conv2d`` runs inside ``conv2d.py``'s kernel instead; in the study's
+models, the ReLU after the first linear layer runs here).
+
 At x = 0 the derivative is taken as 0 (PyTorch's choice of subgradient).
 NaN passes through the forward, as in PyTorch, so a diverged network shows.
 The backward reads the cached output: out > 0 exactly where x > 0.
