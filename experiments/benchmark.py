@@ -33,8 +33,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
 sys.path.insert(0, str(HERE))
-# Nothing from tinycnn is imported at module level: the PyTorch worker must run
-# PyTorch as a user would, without tinycnn's process settings (tinycnn/memory.py).
+# Nothing from tinycnn is imported at module level: the PyTorch worker runs
+# PyTorch as a user would, and the tinycnn worker alone calls keep_freed_memory().
 
 MODELS = {  # name: (study iteration, batch size, optimizer)
     "iter4": ("minimal 24,245 params", 1024, "adam lr 0.01 wd 1e-4"),
@@ -51,7 +51,9 @@ def tinycnn_engine(model_name, threads):
     import tinycnn.functional as F
     from models import BaselineNet, MinimalNet
     from tinycnn import Tensor, no_grad, optim
+    from tinycnn.memory import keep_freed_memory
 
+    keep_freed_memory()  # as the experiment scripts do (tinycnn/memory.py)
     numba.set_num_threads(threads)
     rng = np.random.default_rng(0)
     model = (MinimalNet if model_name == "iter4" else BaselineNet)(generator=rng)

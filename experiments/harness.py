@@ -30,6 +30,7 @@ import numpy as np
 import tinycnn
 from tinycnn import optim
 from tinycnn.data import Augment, BatchLoader, DataError, Normalize, load_mnist
+from tinycnn.memory import keep_freed_memory
 from tinycnn.train import evaluate, summary, train_epoch
 
 from models import MODELS
@@ -240,6 +241,7 @@ def main(description, trials, default_out=None, argv=None):
     (default: experiments/results/<trial id>.json).
     """
     args = parse_args(description, trials, argv)
+    keep_freed_memory()  # a training program: reuse freed memory instead of re-faulting it (tinycnn/memory.py)
     selected = [t for t in trials if args.trial in (None, t.id)]
     try:
         data = load_mnist(args.data_dir)

@@ -5,14 +5,17 @@
     from tinycnn import nn, optim
 
 Reading order: tensor.py (autograd), kernels/ (the arithmetic), functional.py
-(ops that glue the two), nn.py (layers), optim/ (updates), data/, train.py.
+(ops that glue the two) and fusion.py (how conv, ReLU and pool become one
+kernel), nn.py (layers), optim/ (updates), data/, train.py.
+
+Importing tinycnn changes nothing in the process (allocator, threads,
+environment); ``tinycnn.memory.keep_freed_memory()`` is an explicit call for
+training programs that want it.
 """
 
-from tinycnn import functional, nn, optim
-from tinycnn.memory import keep_freed_memory
+from tinycnn import functional, fusion, nn, optim
 from tinycnn.random import manual_seed
-from tinycnn.tensor import Function, Tensor, is_grad_enabled, no_grad
+from tinycnn.tensor import Function, Tensor, is_grad_enabled, no_grad, set_grad_enabled
 
-keep_freed_memory()  # see tinycnn/memory.py: page faults cost more than the arithmetic here
-
-__all__ = ["Function", "Tensor", "functional", "is_grad_enabled", "manual_seed", "nn", "no_grad", "optim"]
+__all__ = ["Function", "Tensor", "functional", "fusion", "is_grad_enabled", "manual_seed", "nn", "no_grad", "optim",
+           "set_grad_enabled"]

@@ -11,6 +11,11 @@ allocations from its heap and never trim it, so freed memory is reused at
 once. The process keeps the high-water mark of its memory, which is what a
 training loop needs again on the next step anyway.
 
+It changes how the whole process allocates memory, so importing tinycnn
+does not do it: a program calls ``keep_freed_memory()`` once, at its start,
+if it trains (the experiment scripts and the benchmark do). A notebook or a
+server that imports tinycnn beside other code keeps glibc's defaults.
+
 Only on Linux with glibc; elsewhere this does nothing.
 """
 
