@@ -178,14 +178,6 @@ def call_worker(engine, model, threads, steps, warmup, env=None):
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def blas_report():
-    """Which BLAS libraries NumPy and SciPy run, with their kernels and threads (threadpoolctl)."""
-    import scipy.linalg.cython_blas  # noqa: F401  (the BLAS that tinycnn's kernels call)
-    from threadpoolctl import threadpool_info
-    return [{key: info.get(key) for key in ("internal_api", "version", "architecture", "num_threads", "filepath")}
-            for info in threadpool_info() if info.get("user_api") == "blas"]
-
-
 def cpu_name():
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -225,7 +217,7 @@ def format_rate(stats):
     return f"{stats['median']:,.0f} ({stats['min']:,.0f}-{stats['max']:,.0f})"
 
 
-def main(argv=None):
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one round, few steps, iter4 model's whole run skipped")
     parser.add_argument("--rounds", type=int, help="rounds of tinycnn/PyTorch turns (default 5, quick 1)")
@@ -236,73 +228,60 @@ def main(argv=None):
     parser.add_argument("--model", choices=list(MODELS), help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=10, help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=3, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.worker:
-        return run_worker(args)
-    from harness import write_json_atomic
+    return parser.parse_args(argv)
 
-    rounds = args.rounds or (1 if args.quick else 5)
-    steps, warmup = (2, 1) if args.quick else (10, 3)
-    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    torch_version = None
-    if "torch" in engines:
-        try:
-            import torch
-            torch_version = torch.__version__
-        except ImportError:
-            engines.remove("torch")
-            print("PyTorch is not installed: measuring tinycnn alone "
-                  "(for the comparison: pip install torch==2.13.0)")
-    print(f"CPU: {cpu_name()}; {args.threads} threads per engine; {rounds} round(s) of {steps} timed steps "
-          f"after {warmup} warm-up steps; engines: {', '.join(engines)}")
 
+def available_engines(requested):
+    """The engines to measure, and PyTorch's version (None without it): PyTorch is dropped, saying so, if missing."""
+    engines = [e.strip() for e in requested.split(",") if e.strip()]
+    if "torch" not in engines:
+        return engines, None
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch is not installed: measuring tinycnn alone (for the comparison: pip install torch==2.13.0)")
+        return [e for e in engines if e != "torch"], None
+    return engines, torch.__version__
+
+
+def run_rounds(engines, rounds, threads, steps, warmup):
+    """{model: {engine: [one worker's figures per round]}}, the engines taking turns within each round."""
     results = {model: {engine: [] for engine in engines} for model in MODELS}
     for round_number in range(1, rounds + 1):
         for model in MODELS:
-            for engine in engines:  # interleaved: each round runs every engine once, in turn
-                results[model][engine].append(call_worker(engine, model, args.threads, steps, warmup))
+            for engine in engines:
+                results[model][engine].append(call_worker(engine, model, threads, steps, warmup))
                 rate = results[model][engine][-1]["train_samples_per_s"]
                 print(f"  round {round_number}, {model}, {engine}: {rate:,.0f} training samples/s", flush=True)
+    return results
 
-    record = {
-        "cpu": cpu_name(), "threads": args.threads, "rounds": rounds, "steps": steps, "warmup": warmup,
-        "python": platform.python_version(), "numpy": np.__version__, "torch": torch_version,
-        "blas": blas_report(), "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-        "command": " ".join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:])),
-        "models": {},
-    }
+
+def summarise_model(runs, engines):
+    """One model's entry of the record: each engine's medians and ranges, and the ratios paired by round."""
+    entry = {engine: {key: summarise([r[key] for r in runs[engine]])
+                      for key in ("train_samples_per_s", "infer_samples_per_s", "peak_rss_mb")}
+             for engine in engines}
+    if "torch" in engines:
+        for key in ("train_samples_per_s", "infer_samples_per_s"):
+            entry[f"{key}_ratio"] = summarise([a[key] / b[key] for a, b in zip(runs["tinycnn"], runs["torch"])])
+    return entry
+
+
+def model_rows(model, entry, engines):
+    description, batch, optimizer = MODELS[model]
     rows = []
-    for model, (description, batch, optimizer) in MODELS.items():
-        entry = {"description": description, "batch": batch, "optimizer": optimizer}
-        for engine in engines:
-            runs = results[model][engine]
-            entry[engine] = {key: summarise([r[key] for r in runs])
-                             for key in ("train_samples_per_s", "infer_samples_per_s", "peak_rss_mb")}
-        if "torch" in engines:
-            for key in ("train_samples_per_s", "infer_samples_per_s"):
-                ratios = [a[key] / b[key] for a, b in zip(results[model]["tinycnn"], results[model]["torch"])]
-                entry[f"{key}_ratio"] = summarise(ratios)
-        record["models"][model] = entry
-        for key, label in (("train_samples_per_s", "training step (fwd+bwd+step), samples/s"),
-                           ("infer_samples_per_s", "inference, samples/s"),
-                           ("peak_rss_mb", "peak memory of the worker, MB")):
-            ours = format_rate(entry["tinycnn"][key])
-            theirs = format_rate(entry["torch"][key]) if "torch" in engines else "-"
-            ratio = entry.get(f"{key}_ratio")
-            ratio_text = f"{ratio['median']:.2f}x ({ratio['min']:.2f}-{ratio['max']:.2f})" if ratio else "-"
-            rows.append((f"{model} ({description}, batch {batch}, {optimizer}): {label}", ours, theirs, ratio_text))
+    for key, label in (("train_samples_per_s", "training step (fwd+bwd+step), samples/s"),
+                       ("infer_samples_per_s", "inference, samples/s"),
+                       ("peak_rss_mb", "peak memory of the worker, MB")):
+        theirs = format_rate(entry["torch"][key]) if "torch" in engines else "-"
+        ratio = entry.get(f"{key}_ratio")
+        ratio_text = f"{ratio['median']:.2f}x ({ratio['min']:.2f}-{ratio['max']:.2f})" if ratio else "-"
+        rows.append((f"{model} ({description}, batch {batch}, {optimizer}): {label}",
+                     format_rate(entry["tinycnn"][key]), theirs, ratio_text))
+    return rows
 
-    record["start_up"] = measure_start_up(args.threads, args.quick)
-    rows.append(("iter4 model: first training step from an empty Numba cache, s",
-                 f"{record['start_up']['cold_seconds']:.1f}", "-", "-"))
-    rows.append(("iter4 model: first training step with a warm cache, s",
-                 f"{record['start_up']['warm_seconds']:.1f}", "-", "-"))
-    if not args.quick:
-        with tempfile.TemporaryDirectory() as scratch:
-            seconds = time_whole_run(["--out", str(Path(scratch) / "iter4.json")])
-        record["iter4_whole_run_seconds_warm"] = seconds
-        rows.append(("python experiments/iter4.py, whole run (warm cache), s", f"{seconds:.1f}", "-", "-"))
 
+def print_table(rows, torch_version, blas):
     header = ("measurement", "tinycnn", f"PyTorch {torch_version}" if torch_version else "PyTorch", "ratio")
     print()
     print("| " + " | ".join(header) + " |")
@@ -310,10 +289,48 @@ def main(argv=None):
     for row in rows:
         print("| " + " | ".join(row) + " |")
     print("\nmedian (min-max) over rounds; ratio = tinycnn / PyTorch, paired round by round")
-    for lib in record["blas"]:
+    for lib in blas:
         print(f"BLAS: {lib['internal_api']} {lib['version']} kernel {lib['architecture']}, "
               f"{lib['num_threads']} threads, {Path(lib['filepath']).name}")
-    write_json_atomic(args.out, record)
+    print(f"OPENBLAS_CORETYPE: {os.environ.get('OPENBLAS_CORETYPE') or 'not set'}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        return run_worker(args)
+    import scipy.linalg.cython_blas  # noqa: F401  (load the BLAS that tinycnn's kernels call, to report it)
+
+    from tinycnn.files import write_json
+    from tinycnn.kernels.threads import blas_in_use
+
+    rounds = args.rounds or (1 if args.quick else 5)
+    steps, warmup = (2, 1) if args.quick else (10, 3)
+    engines, torch_version = available_engines(args.engines)
+    print(f"CPU: {cpu_name()}; {args.threads} threads per engine; {rounds} round(s) of {steps} timed steps "
+          f"after {warmup} warm-up steps; engines: {', '.join(engines)}")
+    results = run_rounds(engines, rounds, args.threads, steps, warmup)
+
+    record = {
+        "cpu": cpu_name(), "threads": args.threads, "rounds": rounds, "steps": steps, "warmup": warmup,
+        "python": platform.python_version(), "numpy": np.__version__, "torch": torch_version,
+        "blas": blas_in_use(), "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "command": " ".join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:])),
+        "models": {model: summarise_model(results[model], engines) for model in MODELS},
+    }
+    rows = [row for model in MODELS for row in model_rows(model, record["models"][model], engines)]
+    record["start_up"] = measure_start_up(args.threads, args.quick)
+    rows.append(("iter4 model: first training step from an empty Numba cache, s",
+                 f"{record['start_up']['cold_seconds']:.1f}", "-", "-"))
+    rows.append(("iter4 model: first training step with a warm cache, s",
+                 f"{record['start_up']['warm_seconds']:.1f}", "-", "-"))
+    if not args.quick:
+        with tempfile.TemporaryDirectory() as scratch:
+            record["iter4_whole_run_seconds_warm"] = time_whole_run(["--out", str(Path(scratch) / "iter4.json")])
+        rows.append(("python experiments/iter4.py, whole run (warm cache), s",
+                     f"{record['iter4_whole_run_seconds_warm']:.1f}", "-", "-"))
+    print_table(rows, torch_version, record["blas"])
+    write_json(args.out, record)
     print(f"record written to {args.out}")
     return 0
 

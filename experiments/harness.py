@@ -17,10 +17,8 @@ study measured them (a NaN network predicts class 0 for every image).
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +28,8 @@ import numpy as np
 import tinycnn
 from tinycnn import optim
 from tinycnn.data import Augment, BatchLoader, DataError, Normalize, load_mnist
+from tinycnn.files import write_json
+from tinycnn.kernels.threads import blas_in_use
 from tinycnn.memory import keep_freed_memory
 from tinycnn.train import evaluate, summary, train_epoch
 
@@ -101,82 +101,68 @@ def parse_args(description, trials, argv=None):
     return args
 
 
-def write_json_atomic(path, record):
-    """Write ``record`` as JSON so that ``path`` holds either the old or the whole new file, never a part."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(record, stream, indent=2)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+def with_overrides(trial, args):
+    """The trial with the command line's --epochs, --batch-size and --lr applied, and its seed settled."""
+    return dataclasses.replace(
+        trial, epochs=args.epochs or trial.epochs, batch_size=args.batch_size or trial.batch_size,
+        lr=args.lr if args.lr is not None else trial.lr, seed=trial.seed if trial.seed is not None else args.seed)
 
 
-def run_trial(trial, data, args, plots=None):
-    """Train and evaluate one trial; return its record (a dict ready for JSON)."""
-    trial = dataclasses.replace(trial, epochs=args.epochs or trial.epochs, batch_size=args.batch_size or trial.batch_size,
-                                lr=args.lr if args.lr is not None else trial.lr)
-    seed = trial.seed if trial.seed is not None else args.seed
-    # Independent streams for each use of randomness, all from the one seed.
-    init_rng, train_rng, metric_rng, shuffle_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
-    )
+def random_streams(seed):
+    """Independent generators for each use of randomness, all from the one seed: init, train, metric, shuffle."""
     tinycnn.manual_seed(seed)
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
 
-    train_images, train_labels = data["train_images"], data["train_labels"]
-    if args.limit:
-        train_images, train_labels = train_images[: args.limit], train_labels[: args.limit]
 
-    model = MODELS[trial.model](generator=init_rng)
-    optimizer = build_optimizer(trial, model.parameters())
-    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=15, gamma=0.1)  # as the study's (never reached)
-    params = model.num_parameters()
-
+def print_header(trial, params, train_images, model):
     print(f"\n== trial {trial.id}{' (ours)' if trial.ours else ''}: {trial.model} model, {params:,} parameters, "
           f"batch {trial.batch_size}, {trial.optimizer} lr {trial.lr} momentum {trial.momentum} "
           f"weight decay {trial.weight_decay}, {trial.epochs} epoch(s), shuffle {trial.shuffle}, "
-          f"{len(train_images):,} training images, seed {seed}")
+          f"{len(train_images):,} training images, seed {trial.seed}")
     print(summary(model, (1,) + train_images.shape[1:]))
 
-    train_loader = BatchLoader(train_images, train_labels, trial.batch_size, Augment(generator=train_rng),
-                               shuffle=trial.shuffle, generator=shuffle_rng)
-    test_loader = BatchLoader(data["test_images"], data["test_labels"], 1000, Normalize())
-    history, diverged_at, test_acc_per_epoch = [], None, []
-    train_seconds, eval_seconds = 0.0, 0.0
+
+def train(trial, model, train_loader, test_loader, progress):
+    """The epochs of one trial; stops at a diverged epoch. Returns per-epoch results, test accuracies, eval seconds.
+
+    With more than one epoch the held-out accuracy is measured after each
+    (the record's curve); with one, it is measured once, afterwards.
+    """
+    optimizer = build_optimizer(trial, model.parameters())
+    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=15, gamma=0.1)  # as the study's (never reached)
+    history, test_acc_per_epoch, eval_seconds = [], [], 0.0
     for epoch in range(1, trial.epochs + 1):
-        result = train_epoch(model, train_loader, optimizer, epoch=epoch, progress=not args.no_progress)
+        result = train_epoch(model, train_loader, optimizer, epoch=epoch, progress=progress)
         scheduler.step()
-        train_seconds += result["seconds"]
         history.append(result)
         if result["diverged"]:
-            diverged_at = {"epoch": epoch, "batch": result["diverged_at_batch"]}
             print(f"!! trial {trial.id}: the loss became non-finite at epoch {epoch}, batch "
                   f"{result['diverged_at_batch']}; training stopped, accuracies are measured as the study's were")
             break
         if trial.epochs > 1:
             start = time.perf_counter()
-            test_acc_per_epoch.append(evaluate(model, test_loader, desc="test", progress=not args.no_progress)[0])
+            test_acc_per_epoch.append(evaluate(model, test_loader, desc="test", progress=progress)[0])
             eval_seconds += time.perf_counter() - start
+    return history, test_acc_per_epoch, eval_seconds
 
-    start = time.perf_counter()
-    metric_loader = BatchLoader(train_images, train_labels, trial.batch_size, Augment(generator=metric_rng))
-    seed_metric_acc, seed_metric_correct, seed_metric_total = evaluate(
-        model, metric_loader, desc="study's metric", progress=not args.no_progress)
-    test_acc, test_correct, test_total, test_predictions = evaluate(
-        model, test_loader, desc="test", progress=not args.no_progress, return_predictions=True)
-    eval_seconds += time.perf_counter() - start
-    if not test_acc_per_epoch or len(test_acc_per_epoch) < len(history):
-        test_acc_per_epoch.append(test_acc)
 
+def measure(model, metric_loader, test_loader, progress):
+    """The two accuracies: the study's metric (augmented training images) and held-out test accuracy."""
+    seed_metric = evaluate(model, metric_loader, desc="study's metric", progress=progress)
+    test = evaluate(model, test_loader, desc="test", progress=progress, return_predictions=True)
+    return seed_metric, test
+
+
+def make_record(trial, params, train_images, history, test_acc_per_epoch, seed_metric, test, seconds, args):
+    """The trial's JSON record: its configuration, both accuracies, the curves, timings and the BLAS it ran on."""
+    seed_metric_acc, seed_metric_correct, seed_metric_total = seed_metric
+    test_acc, test_correct, test_total, _ = test
+    diverged = history[-1]["diverged"]
     final_losses = history[-1]["losses"]
-    record = {
+    train_seconds, eval_seconds = seconds
+    if len(test_acc_per_epoch) < len(history):  # one epoch, or a diverged last one: the final measurement
+        test_acc_per_epoch = test_acc_per_epoch + [test_acc]
+    return {
         "trial": trial.id,
         "study_trial": trial.study_trial or (None if trial.ours else trial.id),
         "ours": trial.ours,
@@ -193,7 +179,7 @@ def run_trial(trial, data, args, plots=None):
         "shuffle": trial.shuffle,
         "augmentation": "centre-crop 22 p=0.1, bilinear resize 28, rotation U[-15,15] deg nearest fill 0, "
                         "normalise (0.1307, 0.3081)",
-        "seed": seed,
+        "seed": trial.seed,
         "train_images": len(train_images),
         "test_acc": test_acc,
         "test_correct": test_correct,
@@ -204,8 +190,8 @@ def run_trial(trial, data, args, plots=None):
         "seed_metric_total": seed_metric_total,
         "running_train_acc": history[-1]["running_acc"],
         "final_train_loss": final_losses[-1] if final_losses else None,
-        "diverged": diverged_at is not None,
-        "diverged_at": diverged_at,
+        "diverged": diverged,
+        "diverged_at": {"epoch": len(history), "batch": history[-1]["diverged_at_batch"]} if diverged else None,
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
         "seconds_per_epoch": train_seconds / len(history),
@@ -215,16 +201,52 @@ def run_trial(trial, data, args, plots=None):
         "running_acc_per_batch": [acc for epoch in history for acc in epoch["running_accs"]],
         "data_dir": str(args.data_dir),
         "numba_threads": numba.get_num_threads(),
+        # float32 results move with the BLAS kernel (see README, "Same seed, same numbers")
+        "blas": [{"library": Path(lib["filepath"]).name, "version": lib["version"], "kernel": lib["architecture"]}
+                 for lib in blas_in_use()],
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
     }
-    print(f"-- trial {trial.id}: held-out test accuracy {test_acc:.2f}% ({test_correct}/{test_total}); "
-          f"study's metric (augmented training images) {seed_metric_acc:.2f}% "
-          f"({seed_metric_correct}/{seed_metric_total}), study reported {trial.study_reported or '-'}; "
-          f"running train accuracy {record['running_train_acc']:.2f}%; final loss {record['final_train_loss']}; "
-          f"{params:,} parameters; trained in {train_seconds:.1f} s"
-          + (f"; DIVERGED at epoch {diverged_at['epoch']}, batch {diverged_at['batch']}" if diverged_at else ""))
+
+
+def print_outcome(record):
+    diverged = record["diverged_at"]
+    print(f"-- trial {record['trial']}: held-out test accuracy {record['test_acc']:.2f}% "
+          f"({record['test_correct']}/{record['test_total']}); study's metric (augmented training images) "
+          f"{record['seed_metric_acc']:.2f}% ({record['seed_metric_correct']}/{record['seed_metric_total']}), "
+          f"study reported {record['study_reported'] or '-'}; running train accuracy "
+          f"{record['running_train_acc']:.2f}%; final loss {record['final_train_loss']}; "
+          f"{record['params']:,} parameters; trained in {record['train_seconds']:.1f} s"
+          + (f"; DIVERGED at epoch {diverged['epoch']}, batch {diverged['batch']}" if diverged else ""))
+
+
+def run_trial(trial, data, args, plots=None):
+    """Train and evaluate one trial; return its record (a dict ready for JSON)."""
+    trial = with_overrides(trial, args)
+    init_rng, train_rng, metric_rng, shuffle_rng = random_streams(trial.seed)
+    train_images, train_labels = data["train_images"], data["train_labels"]
+    if args.limit:
+        train_images, train_labels = train_images[: args.limit], train_labels[: args.limit]
+    model = MODELS[trial.model](generator=init_rng)
+    params = model.num_parameters()
+    print_header(trial, params, train_images, model)
+
+    progress = not args.no_progress
+    train_loader = BatchLoader(train_images, train_labels, trial.batch_size, Augment(generator=train_rng),
+                               shuffle=trial.shuffle, generator=shuffle_rng)
+    test_loader = BatchLoader(data["test_images"], data["test_labels"], 1000, Normalize())
+    history, test_acc_per_epoch, eval_seconds = train(trial, model, train_loader, test_loader, progress)
+    start = time.perf_counter()
+    metric_loader = BatchLoader(train_images, train_labels, trial.batch_size, Augment(generator=metric_rng))
+    seed_metric, test = measure(model, metric_loader, test_loader, progress)
+    eval_seconds += time.perf_counter() - start
+
+    train_seconds = sum(result["seconds"] for result in history)
+    record = make_record(trial, params, train_images, history, test_acc_per_epoch, seed_metric, test,
+                         (train_seconds, eval_seconds), args)
+    print_outcome(record)
     if plots is not None:
-        plots(record, train_images, train_labels, Augment(generator=np.random.default_rng(seed)),
-              data["test_images"], data["test_labels"], test_predictions)
+        plots(record, train_images, train_labels, Augment(generator=np.random.default_rng(trial.seed)),
+              data["test_images"], data["test_labels"], test[3])
     return record
 
 
@@ -264,6 +286,6 @@ def main(description, trials, default_out=None, argv=None):
             out = args.out if len(selected) == 1 else args.out / f"{trial.id}.json"
         else:
             out = default_out(trial) if default_out else RESULTS_DIR / f"{trial.id}.json"
-        write_json_atomic(out, record)
+        write_json(out, record)
         print(f"record written to {out}")
     return 0

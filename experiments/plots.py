@@ -4,11 +4,11 @@ matplotlib is an optional extra (`pip install -e ".[plots]"`); without it the
 scripts say so once and carry on.
 """
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from tinycnn.files import atomic_write
 
 PLOTS_DIR = Path(__file__).resolve().parent / "results" / "plots"
 
@@ -54,16 +54,10 @@ def trial_figure(folder=PLOTS_DIR):
                 axes.imshow(test_images[index], cmap="gray")
                 axes.set_title(f"true {test_labels[index]}, said {predictions[index]}", fontsize=8,
                                color="tab:red")
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".png.tmp")
-        os.close(handle)
         try:
-            figure.savefig(temporary, format="png")
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, folder / f"{record['trial']}.png")
+            with atomic_write(folder / f"{record['trial']}.png", "wb") as stream:
+                figure.savefig(stream, format="png")
         finally:
             plt.close(figure)
-            if os.path.exists(temporary):
-                os.remove(temporary)
 
     return draw

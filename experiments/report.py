@@ -14,11 +14,11 @@ the field: a table built from incomplete records would mislead.
 
 import argparse
 import json
-import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
+
+from tinycnn.files import atomic_write
 
 from harness import RECORD_FIELDS, RESULTS_DIR
 import extras
@@ -173,10 +173,8 @@ def main(argv=None):
         print(f"error: no trial records in {args.results}; run the experiment scripts first", file=sys.stderr)
         return 2
     out = args.out or args.results / "README.md"
-    handle, temporary = tempfile.mkstemp(dir=out.parent, suffix=".md.tmp")
-    with os.fdopen(handle, "w") as stream:
+    with atomic_write(out) as stream:
         stream.write(build_report(records))
-    os.replace(temporary, out)
     print(f"report of {len(records)} trials written to {out}")
     return 0
 

@@ -1,12 +1,12 @@
-"""One BLAS thread while the engine's kernels run.
+"""One BLAS thread while the engine's BLAS kernels run, and which BLAS that is.
 
 The conv kernels spread images over Numba threads and each thread calls BLAS
-(np.dot) on its own small matrices. If BLAS also started threads of its own,
-two cores would run four or more busy threads that spend their time
-switching: on this project's 2-core machine that made a training step about
-1.7x slower. So while an engine op runs, every BLAS library loaded in the
-process is held at one thread; outside the engine's ops it is as the user
-left it.
+on its own small matrices. If BLAS also started threads of its own, two
+cores would run four or more busy threads that spend their time switching:
+on this project's 2-core machine that made a training step about 1.7x
+slower. So while a conv or linear kernel runs (``functional.py`` enters
+``one_blas_thread`` around them), every BLAS library loaded in the process
+is held at one thread; outside them it is as the user left it.
 """
 
 import contextlib
@@ -24,3 +24,16 @@ def one_blas_thread():
         _blas = ThreadpoolController().select(user_api="blas")
     with _blas.limit(limits=1):
         yield
+
+
+def blas_in_use():
+    """The BLAS libraries loaded in this process, with their version, CPU kernel and threads.
+
+    float32 results move with the kernel BLAS picks for the CPU (its sums run
+    in another order), so a record of a run names it. OpenBLAS chooses by
+    itself unless ``OPENBLAS_CORETYPE`` says otherwise.
+    """
+    from threadpoolctl import threadpool_info
+
+    return [{key: info.get(key) for key in ("internal_api", "version", "architecture", "num_threads", "filepath")}
+            for info in threadpool_info() if info.get("user_api") == "blas"]
