@@ -6,7 +6,7 @@ After training it measures two accuracies, named so they cannot be confused:
 
 - ``test_acc``: held-out accuracy on the 10,000 test images (normalised with
   the training constants), which the study never measured;
-- ``seed_metric_acc``: the study's own figure, accuracy on the training images
+- ``study_metric_acc``: the study's own figure, accuracy on the training images
   passed through the training augmentation once more (a fresh random draw),
   which is what the study's "test" loop really read.
 
@@ -43,7 +43,7 @@ DEFAULT_SEED = 0
 # Every record has these fields; report.py refuses a record without one of them.
 RECORD_FIELDS = (
     "trial", "study_trial", "ours", "description", "model", "params", "epochs", "batch_size", "optimizer", "lr",
-    "momentum", "weight_decay", "shuffle", "seed", "train_images", "test_acc", "seed_metric_acc",
+    "momentum", "weight_decay", "shuffle", "seed", "train_images", "test_acc", "study_metric_acc",
     "running_train_acc", "final_train_loss", "diverged", "diverged_at", "train_seconds", "eval_seconds",
     "seconds_per_epoch", "study_reported_acc", "study_reported", "test_acc_per_epoch",
 )
@@ -148,14 +148,14 @@ def train(trial, model, train_loader, test_loader, progress):
 
 def measure(model, metric_loader, test_loader, progress):
     """The two accuracies: the study's metric (augmented training images) and held-out test accuracy."""
-    seed_metric = evaluate(model, metric_loader, desc="study's metric", progress=progress)
+    study_metric = evaluate(model, metric_loader, desc="study's metric", progress=progress)
     test = evaluate(model, test_loader, desc="test", progress=progress, return_predictions=True)
-    return seed_metric, test
+    return study_metric, test
 
 
-def make_record(trial, params, train_images, history, test_acc_per_epoch, seed_metric, test, seconds, args):
+def make_record(trial, params, train_images, history, test_acc_per_epoch, study_metric, test, seconds, args):
     """The trial's JSON record: its configuration, both accuracies, the curves, timings and the BLAS it ran on."""
-    seed_metric_acc, seed_metric_correct, seed_metric_total = seed_metric
+    study_metric_acc, study_metric_correct, study_metric_total = study_metric
     test_acc, test_correct, test_total, _ = test
     diverged = history[-1]["diverged"]
     final_losses = history[-1]["losses"]
@@ -185,9 +185,9 @@ def make_record(trial, params, train_images, history, test_acc_per_epoch, seed_m
         "test_correct": test_correct,
         "test_total": test_total,
         "test_acc_per_epoch": test_acc_per_epoch,
-        "seed_metric_acc": seed_metric_acc,
-        "seed_metric_correct": seed_metric_correct,
-        "seed_metric_total": seed_metric_total,
+        "study_metric_acc": study_metric_acc,
+        "study_metric_correct": study_metric_correct,
+        "study_metric_total": study_metric_total,
         "running_train_acc": history[-1]["running_acc"],
         "final_train_loss": final_losses[-1] if final_losses else None,
         "diverged": diverged,
@@ -212,7 +212,7 @@ def print_outcome(record):
     diverged = record["diverged_at"]
     print(f"-- trial {record['trial']}: held-out test accuracy {record['test_acc']:.2f}% "
           f"({record['test_correct']}/{record['test_total']}); study's metric (augmented training images) "
-          f"{record['seed_metric_acc']:.2f}% ({record['seed_metric_correct']}/{record['seed_metric_total']}), "
+          f"{record['study_metric_acc']:.2f}% ({record['study_metric_correct']}/{record['study_metric_total']}), "
           f"study reported {record['study_reported'] or '-'}; running train accuracy "
           f"{record['running_train_acc']:.2f}%; final loss {record['final_train_loss']}; "
           f"{record['params']:,} parameters; trained in {record['train_seconds']:.1f} s"
@@ -237,11 +237,11 @@ def run_trial(trial, data, args, plots=None):
     history, test_acc_per_epoch, eval_seconds = train(trial, model, train_loader, test_loader, progress)
     start = time.perf_counter()
     metric_loader = BatchLoader(train_images, train_labels, trial.batch_size, Augment(generator=metric_rng))
-    seed_metric, test = measure(model, metric_loader, test_loader, progress)
+    study_metric, test = measure(model, metric_loader, test_loader, progress)
     eval_seconds += time.perf_counter() - start
 
     train_seconds = sum(result["seconds"] for result in history)
-    record = make_record(trial, params, train_images, history, test_acc_per_epoch, seed_metric, test,
+    record = make_record(trial, params, train_images, history, test_acc_per_epoch, study_metric, test,
                          (train_seconds, eval_seconds), args)
     print_outcome(record)
     if plots is not None:

@@ -29,7 +29,7 @@ def trial_figure(folder=PLOTS_DIR):
         title = (f"trial {record['trial']}{' (ours)' if record['ours'] else ''}: {record['model']} model, "
                  f"{record['params']:,} params, {record['optimizer']} lr {record['lr']}, batch {record['batch_size']}"
                  f", {record['epochs_run']} epoch(s); held-out test {record['test_acc']:.2f} %, "
-                 f"study's metric {record['seed_metric_acc']:.2f} %" + (", DIVERGED" if record["diverged"] else ""))
+                 f"study's metric {record['study_metric_acc']:.2f} %" + (", DIVERGED" if record["diverged"] else ""))
         figure.suptitle(title, fontsize=10)
         curves, samples_part, mistakes_part = figure.subfigures(3, 1, height_ratios=[1.3, 1, 1])
         loss_axes, acc_axes = curves.subplots(1, 2)

@@ -95,7 +95,7 @@ def study_table(records):
               "seconds (train + eval)"]
     return table(header, STUDY_ORDER, records, lambda r: [
         f"{r['model']} ({r['params']:,})", str(r["batch_size"]), optimizer_text(r), r["study_reported"],
-        percent(r["seed_metric_acc"]), f"**{percent(r['test_acc'])}**", diverged_text(r),
+        percent(r["study_metric_acc"]), f"**{percent(r['test_acc'])}**", diverged_text(r),
         f"{r['train_seconds']:.0f} + {r['eval_seconds']:.0f}"])
 
 
@@ -104,7 +104,7 @@ def ours_table(records):
               "held-out test (after each epoch)", "diverged", "seconds per epoch"]
     return table(header, OURS_ORDER, records, lambda r: [
         r["description"], f"{r['model']} ({r['params']:,})", str(r["batch_size"]), optimizer_text(r),
-        f"{r['epochs']}, {'yes' if r['shuffle'] else 'no'}", percent(r["seed_metric_acc"]),
+        f"{r['epochs']}, {'yes' if r['shuffle'] else 'no'}", percent(r["study_metric_acc"]),
         f"**{percent(r['test_acc'])}** ({', '.join(f'{a:.2f}' for a in r['test_acc_per_epoch'])})",
         diverged_text(r), f"{r['seconds_per_epoch']:.0f}"])
 
@@ -115,7 +115,7 @@ def seeds_summary(records):
     if len(runs) < 2:
         return []
     tests = [r["test_acc"] for r in runs]
-    metric = [r["seed_metric_acc"] for r in runs]
+    metric = [r["study_metric_acc"] for r in runs]
     seeds = ", ".join(str(r["seed"]) for r in runs)
     return [f"Trial 4a over seeds {seeds}: held-out test accuracy mean {statistics.mean(tests):.2f} %, "
             f"standard deviation {statistics.stdev(tests):.2f}, range {min(tests):.2f}-{max(tests):.2f} %; "

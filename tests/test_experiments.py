@@ -62,7 +62,7 @@ def test_a_short_run_of_each_iteration_writes_a_complete_record(tmp_path, script
     assert all(field in record for field in RECORD_FIELDS)
     assert record["trial"] == trial and record["params"] == STUDY[trial][0] and record["train_images"] == 512
     assert 0 <= record["test_acc"] <= 100 and record["test_total"] == 10_000
-    assert record["seed_metric_total"] == 512
+    assert record["study_metric_total"] == 512
 
 
 def test_a_diverging_run_is_recorded_not_hidden(tmp_path):
@@ -84,7 +84,7 @@ def make_record(trial, **changes):
     record = {field: 0 for field in RECORD_FIELDS}
     record.update(trial=trial, study_trial=trial, ours=False, description="", model="minimal", params=24_245,
                   epochs=1, batch_size=1024, optimizer="adam", lr=0.01, momentum=0.0, weight_decay=1e-4,
-                  shuffle=False, seed=0, test_acc=97.5, seed_metric_acc=95.7, diverged=False, diverged_at=None,
+                  shuffle=False, seed=0, test_acc=97.5, study_metric_acc=95.7, diverged=False, diverged_at=None,
                   train_seconds=4.0, eval_seconds=1.0, seconds_per_epoch=4.0, study_reported_acc=95.39,
                   study_reported="95.39 %", test_acc_per_epoch=[97.5])
     record.update(changes)
@@ -95,7 +95,7 @@ def test_report_builds_the_table_from_records(tmp_path):
     (tmp_path / "iter4.json").write_text(json.dumps(make_record("4a")))
     (tmp_path / "1a.json").write_text(json.dumps(make_record(
         "1a", model="baseline", params=593_200, optimizer="sgd", lr=10.01, momentum=0.9, weight_decay=0.0,
-        test_acc=9.8, seed_metric_acc=9.87, diverged=True, diverged_at={"epoch": 1, "batch": 3})))
+        test_acc=9.8, study_metric_acc=9.87, diverged=True, diverged_at={"epoch": 1, "batch": 3})))
     (tmp_path / "4a-s1.json").write_text(json.dumps(make_record("4a-s1", ours=True, seed=1, test_acc=97.1,
                                                                 description="4a with seed 1")))
     (tmp_path / "benchmark.json").write_text(json.dumps({"models": {}}))  # not a trial: passed over

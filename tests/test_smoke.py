@@ -6,7 +6,7 @@ import math
 import iter4
 
 REQUIRED = ["trial", "params", "epochs", "batch_size", "optimizer", "lr", "weight_decay", "seed", "test_acc",
-            "seed_metric_acc", "final_train_loss", "diverged", "train_seconds", "study_reported_acc"]
+            "study_metric_acc", "final_train_loss", "diverged", "train_seconds", "study_reported_acc"]
 
 
 def test_iter4_on_a_few_thousand_images_learns_and_writes_its_record(tmp_path):
@@ -32,5 +32,5 @@ def test_same_seed_same_numbers(tmp_path):
         argv = ["--limit", "1024", "--batch-size", "256", "--no-progress", "--no-plots", "--out", str(tmp_path / name)]
         assert iter4.main("smoke", iter4.TRIALS, argv=argv) == 0
         records.append(json.loads((tmp_path / name).read_text()))
-    for field in ("loss_per_batch", "test_correct", "seed_metric_correct"):
+    for field in ("loss_per_batch", "test_correct", "study_metric_correct"):
         assert records[0][field] == records[1][field]

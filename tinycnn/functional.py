@@ -11,9 +11,9 @@ or ``max_pool2d`` applied to it joins it instead of running its own
 kernel; the whole chain then runs as one ``Conv2dFunction``, whose kernel
 takes ``relu`` and ``pool_kernel`` options for exactly this.
 
-The kernels of convolution and linear layers call BLAS from inside their own
-threads, so they hold BLAS at one thread while they run
-(``kernels/threads.py``).
+The conv and linear Functions hold BLAS at one thread while their kernels
+run (``kernels/threads.py`` says why: for the study's minimal model a
+training step is 3 times slower without it).
 """
 
 import numba

@@ -12,7 +12,8 @@ not been computed. ``F.relu`` and ``F.max_pool2d`` applied to it return a
 new PendingConv2d that includes them. The first time anything reads its
 value (``.data``: the next op, ``.numpy()``, printing, ``backward``), the
 whole chain runs as one ``Conv2dFunction`` with ``relu=True`` and
-``pool_kernel=2``: one node in the graph, one call of the kernels in
+``pool_kernel=2``: one conv node in the graph (plus a pass-through
+``_ValueNow`` node for each input, see below), one call of the kernels in
 ``kernels/conv2d.py``, and the full-size conv output is never stored.
 
 The values and gradients are the unfused ops' (tests/test_fusion.py checks

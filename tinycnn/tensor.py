@@ -71,8 +71,9 @@ class Context:
     A Function keeps small facts (shapes, strides) as plain attributes of the
     ctx and every array through ``save_for_backward``: those are what a
     backward without ``retain_graph`` frees. The node refers to the nodes
-    before it, never to the tensors themselves, so a graph that has been
-    back-propagated holds no activations.
+    before it, never to the tensors an op made (only leaves are referred to
+    directly), so a graph that has been back-propagated holds no
+    activations.
     """
 
     def __init__(self, function, inputs):
@@ -166,8 +167,9 @@ def _as_array(value, dtype=None):
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
 
-    Python lists and scalars become float32 (PyTorch's default dtype); NumPy
-    arrays keep their dtype, so a float64 array gives a float64 tensor.
+    Python floats (and lists of them) become float32, PyTorch's default
+    dtype; Python ints stay integers; NumPy arrays keep their dtype, so a
+    float64 array gives a float64 tensor.
 
     ``data`` is the array, ``grad`` the accumulated gradient (leaves only),
     ``_ctx`` the node of the op that made this tensor (None for a leaf). A

@@ -1,9 +1,12 @@
 """Numba kernels: one file per operation, each a forward/backward pair.
 
-Every file holds the kernels the engine runs and, beside them, ``_naive``
-twins written as plain loops straight from the definition, sharing no code
-with the fast ones. The naive ones are there to be read first and to serve
-as test oracles; the others are fast enough to train with. What runs when:
+Every op's file holds the kernels the engine runs and, beside them,
+``_naive`` twins written as plain loops straight from the definition,
+sharing no code with the fast ones. The naive ones are there to be read
+first and to serve as test oracles; the others are fast enough to train
+with. (``nll.py`` is one plain loop, its own definition; ``im2col.py``,
+``blas.py`` and ``threads.py`` are helpers of the conv kernels.) What runs
+when:
 
     F.conv2d, and the F.relu / F.max_pool2d that follow it    conv2d.py     (im2col.py, blas.py inside)
       when fusion joins them (the default; tinycnn/fusion.py)
@@ -14,11 +17,14 @@ as test oracles; the others are fast enough to train with. What runs when:
     F.nll_loss, and inside F.cross_entropy                   nll.py
 
 Kernels are plain functions of NumPy arrays and numbers: no Tensor objects,
-no autograd. They return new arrays and never modify their inputs (in
-particular never ``dout``). They are generic over float32 and float64: Numba
+no autograd. The forward/backward kernels return new arrays and never
+modify their inputs (in particular never ``dout``); the helpers inside
+them (``im2col``, ``gemm``, the per-plane and per-row loops) write into the
+buffers they are handed, named ``out``, ``cols``, ``c`` and the like. They are generic over float32 and float64: Numba
 compiles one version per dtype on first use and caches it on disk
 (``cache=True``). Set ``NUMBA_DISABLE_JIT=1`` to run every kernel as
-ordinary Python, e.g. to step through one in a debugger.
+ordinary Python, e.g. to step through one in a debugger (``gemm`` is then
+NumPy's ``@``: BLAS's C function can be called only from compiled code).
 
 Shape legend, used in every docstring:
 

@@ -62,8 +62,8 @@ def _row_length_in_memory(matrix):
 def gemm(a, transpose_a, b, transpose_b, beta, c):
     """c = op(a) @ op(b) + beta * c, in place; op(m) is m.T if its flag is True, else m.
 
-    a: (M, K), or (K, M) if transpose_a
-    b: (K, P), or (P, K) if transpose_b
+    a: (M, K), or (K, M) if transpose_a     (M, K, P are gemm's own letters,
+    b: (K, P), or (P, K) if transpose_b      not the shape legend's)
     c: (M, P), read only if beta != 0
     All three of one dtype, float32 or float64, each C-contiguous or a slice
     of a C-contiguous array's columns (``m[:, i:j]``): BLAS reads such a slice

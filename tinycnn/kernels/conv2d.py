@@ -25,7 +25,7 @@ Read in this order:
    spread over threads; each thread lowers its image with im2col into a
    small buffer, calls BLAS once, and adds the bias, pools and applies ReLU
    while reading the product, so the full-size conv output of the batch is
-   never stored (for the study's models it is 4 to 9 times the pooled one).
+   never stored (for the study's models it is 4 to 13 times the pooled one).
    With a pool it convolves only the rows and columns the pool reads.
 
 ReLU and max-pool commute (ReLU is monotonic: the largest of the ReLU'd
@@ -259,8 +259,8 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
     returns dx (N, C, H, W) (shape (0, C, H, W) if not needed), dweight (F, C, KH, KW), dbias (F,)
 
     Per image, first the gradient of the (cropped) conv output, dconv (F, RH*RW):
-      pool:  forward out[f, i, j] = conv[f, i*S + a // K, j*S + a % K], a = winner[f, i, j]
-             =>  dconv there += dout[f, i, j]; zero elsewhere
+      pool:  forward out[f, i, j] = conv[f, i*pool_stride + a // pool_kernel, j*pool_stride + a % pool_kernel]
+             with a = winner[f, i, j]  =>  dconv there += dout[f, i, j]; zero elsewhere
       ReLU:  forward out = max(., 0)  =>  only where out > 0
     then the convolution's, from the forward's product conv = weight_matrix @ cols + bias:
       dweight_matrix += dconv @ cols.T     dbias += dconv summed over positions
@@ -288,7 +288,7 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
     dbias_parts = np.zeros((n_parts, F, 1), dtype=x.dtype)
     dx = np.zeros((N, C, H, W), dtype=x.dtype) if need_dx else np.zeros((0, C, H, W), dtype=x.dtype)
     ones = np.ones((positions, 1), dtype=x.dtype)  # dbias = dconv @ ones: a sum over positions, by BLAS
-    # where window place a = kh*K + kw lies in the flattened (RH, RW) plane, from the window's corner:
+    # where window place a = kh*pool_kernel + kw lies in the flattened (RH, RW) plane, from the window's corner:
     # kh*RW + kw (a table, so that the loop below does no integer division)
     place_offsets = np.array([(a // max(1, pool_kernel)) * RW + a % max(1, pool_kernel)
                               for a in range(pool_kernel * pool_kernel)], dtype=np.int64)
