@@ -170,7 +170,7 @@ def test_a_second_backward_through_a_freed_graph_raises_and_changes_nothing():
 
 def test_retain_graph_gives_the_sum_of_both_losses_gradients():
     """PyTorch's rule: gradients accumulate, so the parameters get d(loss1 + loss2)/dp (finite differences)."""
-    from helpers import numerical_gradient
+    from tinycnn.gradcheck import numerical_gradient
 
     arrays, x, y1, y2 = two_heads_arrays()
     params = [Tensor(a, requires_grad=True) for a in arrays]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import tinycnn
 import tinycnn.functional as F
-from helpers import check_gradients
+from tinycnn.gradcheck import check_gradients
 from tinycnn import Tensor, fusion
 
 seeds = st.integers(0, 2**32 - 1)

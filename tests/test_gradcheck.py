@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinycnn.functional as F
-from helpers import check_gradients, distinct_values
+from tinycnn.gradcheck import check_gradients, distinct_values
 
 seeds = st.integers(0, 2**32 - 1)
 

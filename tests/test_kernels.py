@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from helpers import distinct_values
+from tinycnn.gradcheck import distinct_values
 from tinycnn.kernels.conv2d import conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_forward_naive
 from tinycnn.kernels.im2col import col2im_add, im2col
 from tinycnn.kernels.linear import linear_backward, linear_backward_naive, linear_forward, linear_forward_naive
