@@ -101,3 +101,32 @@ def test_an_optimizer_reduces_a_quadratic():
             (diff * diff).sum().backward()
             opt.step()
         np.testing.assert_allclose(p.data, target, atol=1e-2)
+
+
+def test_adamw_decays_the_weight_itself_by_hand():
+    p = Parameter(np.array([1.0, -2.0]))
+    adamw = optim.AdamW([p], lr=0.1, weight_decay=0.5)
+    grads = [[0.5, 0.5], [-1.0, 2.0], [0.0, 1.0]]
+    expected, m, v = np.array([1.0, -2.0]), np.zeros(2), np.zeros(2)
+    for t, g in enumerate(grads, start=1):
+        g = np.array(g)
+        expected = expected * (1 - 0.1 * 0.5)  # decoupled: the weight shrinks, the gradient is untouched
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        expected = expected - 0.1 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+    np.testing.assert_allclose(run_steps(adamw, p, grads), expected, rtol=1e-10)
+    assert optim.AdamW([Parameter(np.zeros(1))]).param_groups[0]["weight_decay"] == 0.01  # PyTorch's default
+
+
+def test_adamw_and_adam_match_torch():
+    torch = pytest.importorskip("torch")
+    for ours_class, torch_class in ((optim.Adam, torch.optim.Adam), (optim.AdamW, torch.optim.AdamW)):
+        p = Parameter(np.array([1.0, -2.0, 0.001]))
+        tp = torch.nn.Parameter(torch.tensor([1.0, -2.0, 0.001], dtype=torch.float64))
+        ours = ours_class([p], lr=0.05, weight_decay=0.1)
+        theirs = torch_class([tp], lr=0.05, weight_decay=0.1)
+        for g in ([0.5, 0.5, 0.0], [-1.0, 2.0, 1e-4], [0.0, 1.0, 0.0]):
+            p.grad, tp.grad = np.array(g), torch.tensor(g, dtype=torch.float64)
+            ours.step()
+            theirs.step()
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, err_msg=ours_class.__name__)

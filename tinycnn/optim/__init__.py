@@ -1,8 +1,8 @@
-"""Optimizers, in order of increasing complexity: SGD (with momentum), Adam; and StepLR."""
+"""Optimizers, in order of increasing complexity: SGD (with momentum), Adam, AdamW; and StepLR."""
 
 from tinycnn.optim import lr_scheduler
-from tinycnn.optim.adam import Adam
+from tinycnn.optim.adam import Adam, AdamW
 from tinycnn.optim.optimizer import Optimizer
 from tinycnn.optim.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler"]

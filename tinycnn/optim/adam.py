@@ -1,4 +1,4 @@
-"""Adam (Kingma and Ba, 2015), with weight decay in PyTorch's L2 form."""
+"""Adam (Kingma and Ba, 2015), with weight decay in PyTorch's L2 form; and AdamW, with it decoupled."""
 
 import math
 
@@ -46,3 +46,25 @@ class Adam(Optimizer):
         step_size = group["lr"] / (1 - beta1**t)  # bias correction of m folded into the step
         denom = np.sqrt(v) / math.sqrt(1 - beta2**t) + group["eps"]  # bias correction of v
         return step_size * m / denom
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019), as ``torch.optim.AdamW``.
+
+    For each parameter p with gradient g, at step t::
+
+        p = p * (1 - lr * weight_decay)              # decay the weight itself, not through the gradient
+        m, v, m_hat, v_hat as in Adam, from g alone
+        p = p - lr * m_hat / (sqrt(v_hat) + eps)
+
+    With L2 decay (``Adam``), the penalty ``weight_decay * p`` is divided by
+    sqrt(v_hat) like the rest of the gradient, so a weight whose gradients
+    are small is decayed far harder than one whose gradients are large; here
+    every weight shrinks by the same factor each step. PyTorch's default
+    weight_decay for AdamW is 0.01.
+    """
+
+    decoupled_weight_decay = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)

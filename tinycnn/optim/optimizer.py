@@ -9,10 +9,19 @@ class Optimizer:
     method remembers between steps (momentum buffers, Adam's moments).
 
     ``step`` does what every method shares: skip parameters without a
-    gradient, fold the L2 penalty into the gradient (``g + weight_decay * p``,
-    PyTorch's ``weight_decay`` for SGD and Adam), and apply
-    ``p = p - update``, keeping p's dtype. Subclasses say what the update is.
+    gradient, apply the weight decay, and apply ``p = p - update``, keeping
+    p's dtype. Subclasses say what the update is. Weight decay comes in two
+    forms, as in PyTorch:
+
+    - L2 (SGD, Adam): the penalty's gradient joins the gradient,
+      ``g = g + weight_decay * p``, and goes through the method's update
+      like any gradient (Adam rescales it by its second moment);
+    - decoupled (AdamW, ``decoupled_weight_decay = True``): the weight
+      itself shrinks, ``p = p * (1 - lr * weight_decay)``, and the update
+      sees the raw gradient.
     """
+
+    decoupled_weight_decay = False
 
     def __init__(self, params, defaults):
         params = list(params)
@@ -38,7 +47,9 @@ class Optimizer:
             if p.grad is None:
                 continue
             grad = p.grad
-            if group["weight_decay"]:
+            if group["weight_decay"] and self.decoupled_weight_decay:
+                p.data = (p.data * (1 - group["lr"] * group["weight_decay"])).astype(p.dtype, copy=False)
+            elif group["weight_decay"]:
                 grad = grad + group["weight_decay"] * p.data
             update = self.update(grad, self.state.setdefault(id(p), {}), group)
             p.data = (p.data - update).astype(p.dtype, copy=False)
