@@ -85,7 +85,8 @@ class Conv2dFunction(Function):
         with one_blas_thread():
             out, winner = conv2d_forward(x, weight, _bias_or_zeros(bias, weight), n_parts=numba.get_num_threads(),
                                          **options)
-        ctx.save_for_backward(x, weight, out, winner)
+        # the output is needed only to know where a ReLU passed gradients; without one, keep nothing
+        ctx.save_for_backward(x, weight, out if relu else out[:0], winner)
         ctx.options = options
         return out
 

@@ -252,7 +252,8 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
     dout:   (N, F, PH, PW), C-contiguous
     x:      (N, C, H, W)       (cached)
     weight: (F, C, KH, KW)     (cached)
-    out:    (N, F, PH, PW)     (cached: where it is 0 after ReLU, no gradient passes)
+    out:    (N, F, PH, PW)     (cached: where it is 0 after ReLU, no gradient passes; read only if relu,
+                               so without ReLU it may be any array, e.g. an empty one)
     winner: (N, F, PH, PW)     (cached window places; shape (0, ...) when the forward did not pool)
     need_dx: False skips dx (the first layer needs no gradient for the images)
     n_parts: how many runs of images, each with its own partial sums of dweight and dbias (one per thread)
@@ -303,15 +304,15 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
                     for i in range(PH):
                         for j in range(PW):
                             # a select, not an if: whether a unit is active is a coin flip on real data
-                            g = dout[n, f, i, j] if (out[n, f, i, j] > 0 or not relu) else 0.0
+                            g = dout[n, f, i, j] if (not relu or out[n, f, i, j] > 0) else 0.0
                             corner = (i * RW + j) * pool_stride
                             dconv[f, corner + place_offsets[winner[n, f, i, j]]] += g
             else:
                 dout_n = dout[n].reshape(F, positions)
-                out_n = out[n].reshape(F, positions)
+                out_n = out[n].reshape(F, positions) if relu else dout_n  # out is read only after a ReLU
                 for f in range(F):
                     for p in range(positions):
-                        dconv[f, p] = dout_n[f, p] if (out_n[f, p] > 0 or not relu) else 0.0
+                        dconv[f, p] = dout_n[f, p] if (not relu or out_n[f, p] > 0) else 0.0
             im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
             gemm(dconv, False, cols, True, 1.0, dweight_parts[part])  # += dconv @ cols.T
             gemm(dconv, False, ones, False, 1.0, dbias_parts[part])  # += dconv's row sums
