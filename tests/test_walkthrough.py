@@ -1,0 +1,52 @@
+"""The documents run: every code block of docs/kernels.md in order, with its checks, and README's example."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def python_blocks(path):
+    return re.findall(r"```python\n(.*?)```", path.read_text(), re.S)
+
+
+def test_every_block_of_the_walkthrough_runs_and_its_checks_hold(monkeypatch, capsys):
+    monkeypatch.chdir(REPO)  # as a reader runs it: from the repository's root
+    blocks = python_blocks(REPO / "docs" / "kernels.md")
+    assert len(blocks) >= 15
+    namespace = {"__name__": "walkthrough"}
+    for number, block in enumerate(blocks, start=1):
+        exec(compile(block, f"docs/kernels.md, code block {number}", "exec"), namespace)  # a failed check raises
+    printed = capsys.readouterr().out
+    assert printed.count(": ok") >= 30 and "DIFFERENT" not in printed
+
+
+def test_readme_example_prints_what_readme_says(capsys):
+    readme = (REPO / "README.md").read_text()
+    example = python_blocks(REPO / "README.md")[0]
+    promised = re.search(r"```\n\nprints\n\n    (.*)\n", readme).group(1)
+    exec(compile(example, "README.md, example", "exec"), {"__name__": "readme"})
+    assert capsys.readouterr().out.strip() == promised
+
+
+def test_readme_models_are_the_same_in_tinycnn_and_pytorch():
+    """The two MinimalNet blocks of README: ours builds and runs; with PyTorch installed, theirs gives our output."""
+    import numpy as np
+
+    from tinycnn import Tensor
+
+    ours_code, theirs_code = [block for block in python_blocks(REPO / "README.md") if "class MinimalNet" in block]
+    ours = {}
+    exec(ours_code, ours)
+    model = ours["MinimalNet"]()
+    x = np.random.default_rng(0).standard_normal((2, 1, 28, 28)).astype(np.float32)
+    out = model(Tensor(x)).data
+    assert out.shape == (2, 10) and model.num_parameters() == 24_245
+    torch = pytest.importorskip("torch")
+    theirs = {}
+    exec(theirs_code, theirs)
+    torch_model = theirs["MinimalNet"]()
+    torch_model.load_state_dict({k: torch.tensor(v) for k, v in model.state_dict().items()})
+    np.testing.assert_allclose(torch_model(torch.tensor(x)).detach().numpy(), out, rtol=1e-4, atol=1e-5)
