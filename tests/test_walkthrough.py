@@ -1,6 +1,8 @@
 """The documents run: every code block of docs/kernels.md in order, with its checks, and README's example."""
 
+import code
 import re
+import traceback
 from pathlib import Path
 
 import pytest
@@ -12,13 +14,32 @@ def python_blocks(path):
     return re.findall(r"```python\n(.*?)```", path.read_text(), re.S)
 
 
-def test_every_block_of_the_walkthrough_runs_and_its_checks_hold(monkeypatch, capsys):
+class Prompt(code.InteractiveConsole):
+    """Python's interactive prompt, fed one line at a time as a reader's paste is; any error fails the test."""
+
+    def showsyntaxerror(self, filename=None, **kwargs):
+        raise AssertionError(f"a syntax error at the prompt: {traceback.format_exc(limit=0)}")
+
+    def showtraceback(self):
+        raise AssertionError(f"an error at the prompt:\n{traceback.format_exc()}")
+
+
+def paste(prompt, block):
+    """What the prompt does with a pasted block: lines one by one, a blank line closing an indented block."""
+    more = False
+    for line in block.splitlines():
+        more = prompt.push(line)
+    if more:
+        prompt.push("")  # the reader's Enter after the paste
+
+
+def test_every_block_of_the_walkthrough_runs_at_a_prompt_and_its_checks_hold(monkeypatch, capsys):
     monkeypatch.chdir(REPO)  # as a reader runs it: from the repository's root
     blocks = python_blocks(REPO / "docs" / "kernels.md")
     assert len(blocks) >= 15
-    namespace = {"__name__": "walkthrough"}
-    for number, block in enumerate(blocks, start=1):
-        exec(compile(block, f"docs/kernels.md, code block {number}", "exec"), namespace)  # a failed check raises
+    prompt = Prompt(locals={"__name__": "__console__"})
+    for block in blocks:
+        paste(prompt, block)  # a failed check raises
     printed = capsys.readouterr().out
     assert printed.count(": ok") >= 30 and "DIFFERENT" not in printed
 
