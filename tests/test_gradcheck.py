@@ -122,3 +122,40 @@ def test_whole_minimal_model_gradients(seed):
     x = rng.standard_normal((2, 1, 28, 28))
     target = rng.integers(0, 10, size=2)
     check_gradients(lambda x: F.nll_loss(model(x), target), [x], seed, rtol=1e-4, atol=1e-6)
+
+
+@given(st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4)), st.booleans(), seeds)
+def test_batch_norm_gradients(shape, training, seed):
+    """Training (batch statistics, which depend on x) and evaluation (running statistics, constants)."""
+    if training and shape[0] * shape[2] * shape[3] < 2:
+        shape = (2,) + shape[1:]
+    rng = np.random.default_rng(seed)
+    C = shape[1]
+    x, weight, bias = rng.standard_normal(shape) * 2 + 1, rng.standard_normal(C), rng.standard_normal(C)
+    running_mean, running_var = rng.standard_normal(C), rng.uniform(0.5, 2.0, C)
+
+    def bn(x, weight, bias):  # fresh copies of the running statistics, so every call sees the same ones
+        return F.batch_norm(x, running_mean.copy(), running_var.copy(), weight, bias, training=training)
+
+    check_gradients(bn, [x, weight, bias], seed, rtol=1e-4, atol=1e-6)
+
+
+@given(st.lists(st.integers(1, 4), min_size=4, max_size=4), st.sampled_from([0.2, 0.5]), st.booleans(), seeds)
+def test_dropout_gradients(shape, p, channels, seed):
+    """The same seed gives the same mask in every call, so the function is a fixed linear map."""
+    x = np.random.default_rng(seed).standard_normal(tuple(shape))
+    drop = F.dropout2d if channels else F.dropout
+    check_gradients(lambda x: drop(x, p, generator=np.random.default_rng(seed)), [x], seed)
+
+
+@given(avgpool_settings := st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)), seeds)
+def test_avg_pool2d_gradients(settings, seed):
+    kernel, stride, extra_h, extra_w = settings
+    x = np.random.default_rng(seed).standard_normal((2, 2, kernel + extra_h, kernel + extra_w))
+    check_gradients(lambda x: F.avg_pool2d(x, kernel, stride), [x], seed)
+
+
+@given(st.tuples(st.integers(1, 7), st.integers(1, 7)), st.tuples(st.integers(1, 4), st.integers(1, 4)), seeds)
+def test_adaptive_avg_pool2d_gradients(size, output, seed):
+    x = np.random.default_rng(seed).standard_normal((2, 2) + size)
+    check_gradients(lambda x: F.adaptive_avg_pool2d(x, output), [x], seed)

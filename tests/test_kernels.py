@@ -257,3 +257,86 @@ def test_nll_matches_its_definition(dtype, N, K, seed):
     expected_grad = np.zeros_like(logp)
     expected_grad[np.arange(N), target] = -2.0 / N
     assert_same(dlogp, expected_grad, dtype)
+
+
+# ----- batch norm, dropout, average pooling -----------------------------------------------------
+
+from tinycnn.kernels.avgpool2d import (adaptive_avgpool2d_backward, adaptive_avgpool2d_backward_naive,  # noqa: E402
+                                       adaptive_avgpool2d_forward, adaptive_avgpool2d_forward_naive,
+                                       avgpool2d_backward, avgpool2d_backward_naive, avgpool2d_forward,
+                                       avgpool2d_forward_naive)
+from tinycnn.kernels.batchnorm2d import (batchnorm2d_backward, batchnorm2d_backward_naive,  # noqa: E402
+                                         batchnorm2d_forward, batchnorm2d_forward_naive, batchnorm2d_statistics)
+from tinycnn.kernels.dropout import (dropout_backward, dropout_backward_naive, dropout_forward,  # noqa: E402
+                                     dropout_forward_naive)
+
+planes = st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 7), st.integers(1, 7))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(shape=planes, training=st.booleans(), seed=seeds)
+def test_batchnorm2d_matches_naive(dtype, shape, training, seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    weight, bias = rng.standard_normal(shape[1]).astype(dtype), rng.standard_normal(shape[1]).astype(dtype)
+    running_mean, running_var = rng.standard_normal(shape[1]).astype(dtype), rng.uniform(0.5, 2, shape[1]).astype(dtype)
+    naive_out, mean, var = batchnorm2d_forward_naive(x, weight, bias, running_mean, running_var, training, 1e-5)
+    if training:
+        fast_mean, fast_var = batchnorm2d_statistics(x)
+        assert_same(fast_mean, mean, dtype)
+        assert_same(fast_var, var, dtype)
+    assert_same(batchnorm2d_forward(x, weight, bias, mean, var, 1e-5), naive_out, dtype)
+    dout = rng.standard_normal(shape).astype(dtype)
+    fast = batchnorm2d_backward(dout, x, weight, mean, var, training, 1e-5)
+    naive = batchnorm2d_backward_naive(dout, x, weight, mean, var, training, 1e-5)
+    for got, expected in zip(fast, naive):
+        np.testing.assert_allclose(got, expected, **({"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32
+                                                     else TOLERANCE[dtype]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(size=st.integers(1, 400), p=st.sampled_from([0.0, 0.05, 0.5, 0.9, 1.0]), group=st.integers(1, 9),
+       key=st.integers(0, 2**63 - 1), seed=seeds)
+def test_dropout_matches_naive(dtype, size, p, group, key, seed):
+    rng = np.random.default_rng(seed)
+    x, dout = rng.standard_normal(size).astype(dtype), rng.standard_normal(size).astype(dtype)
+    assert_same(dropout_forward(x, key, p, group), dropout_forward_naive(x, key, p, group), dtype)
+    assert_same(dropout_backward(dout, key, p, group), dropout_backward_naive(dout, key, p, group), dtype)
+
+
+@st.composite
+def avgpool_cases(draw):
+    KH, KW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    SH, SW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    H, W = draw(st.integers(KH, 10)), draw(st.integers(KW, 10))
+    return (draw(st.integers(1, 3)), draw(st.integers(1, 4)), H, W), KH, KW, SH, SW, draw(seeds)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=avgpool_cases())
+def test_avgpool2d_matches_naive(dtype, case):
+    shape, KH, KW, SH, SW, seed = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    out = avgpool2d_forward(x, KH, KW, SH, SW)
+    assert_same(out, avgpool2d_forward_naive(x, KH, KW, SH, SW), dtype)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    assert_same(avgpool2d_backward(dout, KH, KW, SH, SW, *shape[2:]),
+                avgpool2d_backward_naive(dout, KH, KW, SH, SW, *shape[2:]), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(shape=planes, output=st.tuples(st.integers(1, 8), st.integers(1, 8)), seed=seeds)
+def test_adaptive_avgpool2d_matches_naive(dtype, shape, output, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    out = adaptive_avgpool2d_forward(x, *output)
+    assert_same(out, adaptive_avgpool2d_forward_naive(x, *output), dtype)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    assert_same(adaptive_avgpool2d_backward(dout, *shape[2:]), adaptive_avgpool2d_backward_naive(dout, *shape[2:]),
+                dtype)
+
+
+def test_global_average_pooling_is_the_plane_mean():
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 7))
+    np.testing.assert_allclose(adaptive_avgpool2d_forward(x, 1, 1)[:, :, 0, 0], x.mean(axis=(2, 3)), rtol=1e-12)

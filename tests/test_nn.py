@@ -94,3 +94,94 @@ def test_summary_lists_layers_with_output_shapes_and_counts():
     assert "conv1 (Conv2d)" in table and "[-1, 16, 26, 26]" in table
     assert "[-1, 32, 11, 11]" in table and "18,785" in table
     assert "Total params: 24,245" in table
+
+
+# ----- BatchNorm2d, Dropout, buffers ----------------------------------------------------------------
+
+
+def test_batchnorm_running_statistics_after_k_steps_follow_pytorchs_formula():
+    rng = np.random.default_rng(0)
+    bn = nn.BatchNorm2d(3).to(np.float64)
+    expected_mean, expected_var = np.zeros(3), np.ones(3)
+    for _ in range(4):
+        x = rng.standard_normal((5, 3, 4, 4)) * 2 + 3
+        bn(Tensor(x))
+        count = 5 * 4 * 4
+        expected_mean = 0.9 * expected_mean + 0.1 * x.mean(axis=(0, 2, 3))
+        expected_var = 0.9 * expected_var + 0.1 * x.var(axis=(0, 2, 3)) * count / (count - 1)  # unbiased
+    np.testing.assert_allclose(bn.running_mean, expected_mean, rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var, expected_var, rtol=1e-12)
+    assert bn.num_batches_tracked == 4
+
+
+def test_batchnorm_train_normalises_by_the_batch_and_eval_by_the_running_statistics():
+    rng = np.random.default_rng(1)
+    bn = nn.BatchNorm2d(2).to(np.float64)
+    x = rng.standard_normal((4, 2, 3, 3)) * 5 + 2
+    out = bn(Tensor(x)).data
+    np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-12)
+    np.testing.assert_allclose(out.var(axis=(0, 2, 3)), 1, rtol=1e-5)  # eps=1e-5 keeps it just below 1
+    bn.eval()
+    before = (bn.running_mean.copy(), bn.running_var.copy(), int(bn.num_batches_tracked))
+    out = bn(Tensor(x)).data
+    np.testing.assert_allclose(out, (x - before[0][None, :, None, None]) / np.sqrt(before[1][None, :, None, None]
+                                                                                   + 1e-5), rtol=1e-12)
+    assert np.array_equal(bn.running_mean, before[0]) and int(bn.num_batches_tracked) == before[2]  # eval: untouched
+
+
+def test_batchnorm_with_momentum_none_keeps_the_plain_average():
+    rng = np.random.default_rng(2)
+    bn = nn.BatchNorm2d(1, momentum=None).to(np.float64)
+    batches = [rng.standard_normal((3, 1, 2, 2)) + i for i in range(3)]
+    for x in batches:
+        bn(Tensor(x))
+    np.testing.assert_allclose(bn.running_mean, np.mean([x.mean() for x in batches]), rtol=1e-12)
+
+
+def test_buffers_are_in_state_dict_load_state_dict_and_to():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, bias=False), nn.BatchNorm2d(2))
+    assert list(model.state_dict()) == ["0.weight", "1.weight", "1.bias", "1.running_mean", "1.running_var",
+                                        "1.num_batches_tracked"]  # PyTorch's names and order
+    model(Tensor(np.random.default_rng(3).standard_normal((2, 1, 5, 5)).astype(np.float32)))
+    state = model.state_dict()
+    other = nn.Sequential(nn.Conv2d(1, 2, 3, bias=False), nn.BatchNorm2d(2))
+    other.load_state_dict(state)
+    for key, value in other.state_dict().items():
+        assert np.array_equal(value, state[key]) and value.dtype == state[key].dtype, key
+    other.to(np.float64)
+    assert other[1].running_mean.dtype == np.float64 and other[1].num_batches_tracked.dtype == np.int64
+    with pytest.raises(ValueError, match=r"1.running_var has shape \(3,\), the model expects \(2,\)"):
+        other.load_state_dict(dict(state, **{"1.running_var": np.ones(3)}))
+
+
+def test_dropout_is_seeded_scaled_and_off_in_eval():
+    x = Tensor(np.ones((64, 50), dtype=np.float32))
+    layer = nn.Dropout(0.2)
+    tinycnn.manual_seed(5)
+    first = layer(x).data
+    tinycnn.manual_seed(5)
+    assert np.array_equal(layer(x).data, first)  # same seed, same mask
+    assert set(np.unique(first)) == {0.0, np.float32(1.25)}  # kept values scaled by 1 / (1 - p)
+    assert abs((first == 0).mean() - 0.2) < 0.02  # about p of them dropped
+    assert not np.array_equal(layer(x).data, first)  # the next call draws a new mask
+    layer.eval()
+    assert layer(x) is x
+
+
+def test_dropout2d_drops_whole_channels():
+    tinycnn.manual_seed(0)
+    out = nn.Dropout2d(0.5)(Tensor(np.ones((8, 6, 3, 3)))).data
+    per_plane = out.reshape(48, 9)
+    assert np.all(per_plane == per_plane[:, :1]) and set(np.unique(out)) == {0.0, 2.0}
+
+
+def test_dropout_refuses_a_probability_outside_0_1():
+    with pytest.raises(ValueError, match=r"dropout: p is a probability and must lie in \[0, 1\], got 1.5"):
+        F.dropout(Tensor(np.ones(3)), 1.5)
+
+
+def test_batch_norm_refuses_wrong_shapes_with_the_op():
+    with pytest.raises(ValueError, match=r"batch_norm: weight must have shape \(3,\)"):
+        F.batch_norm(Tensor(np.ones((2, 3, 2, 2))), None, None, Tensor(np.ones(4)), training=True)
+    with pytest.raises(ValueError, match="batch_norm: training needs more than one value per channel"):
+        F.batch_norm(Tensor(np.ones((1, 3, 1, 1))), None, None, training=True)

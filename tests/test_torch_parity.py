@@ -83,3 +83,34 @@ def test_max_pool_log_softmax_nll_and_sgd_momentum():
         sgd.step()
         tsgd.step()
     np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_against_torch(training):
+    rng = np.random.default_rng(3)
+    (x, tx), (w, tw), (b, tb) = both(rng.standard_normal((4, 3, 5, 5)) * 2 + 1), both(rng.standard_normal(3)), \
+        both(rng.standard_normal(3))
+    mean, var = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
+    tmean, tvar = torch.tensor(mean), torch.tensor(var)
+    ours = F.batch_norm(x, mean, var, w, b, training=training, momentum=0.3)
+    theirs = torch.nn.functional.batch_norm(tx, tmean, tvar, tw, tb, training=training, momentum=0.3)
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(mean, tmean.numpy(), rtol=1e-12)  # running statistics updated alike
+    np.testing.assert_allclose(var, tvar.numpy(), rtol=1e-12)
+    dout = rng.standard_normal(ours.shape)
+    (ours * Tensor(dout)).sum().backward()
+    (theirs * torch.tensor(dout)).sum().backward()
+    for a, t in ((x, tx), (w, tw), (b, tb)):
+        np.testing.assert_allclose(a.grad, t.grad.numpy(), rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("op, args", [("avg_pool2d", (3, 2)), ("avg_pool2d", (2,)), ("adaptive_avg_pool2d", (1,)),
+                                      ("adaptive_avg_pool2d", ((3, 4),))])
+def test_average_pooling_against_torch(op, args):
+    (x, tx) = both(np.random.default_rng(4).standard_normal((2, 3, 9, 7)))
+    ours, theirs = getattr(F, op)(x, *args), getattr(torch.nn.functional, op)(tx, *args)
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+    dout = np.random.default_rng(5).standard_normal(ours.shape)
+    (ours * Tensor(dout)).sum().backward()
+    (theirs * torch.tensor(dout)).sum().backward()
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-12, atol=1e-12)

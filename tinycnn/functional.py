@@ -20,13 +20,18 @@ import numba
 import numpy as np
 
 from tinycnn import fusion
+from tinycnn.kernels.avgpool2d import (adaptive_avgpool2d_backward, adaptive_avgpool2d_forward,
+                                       avgpool2d_backward, avgpool2d_forward)
+from tinycnn.kernels.batchnorm2d import batchnorm2d_backward, batchnorm2d_forward, batchnorm2d_statistics
 from tinycnn.kernels.conv2d import conv2d_backward, conv2d_forward, conv2d_output_size
+from tinycnn.kernels.dropout import dropout_backward, dropout_forward
 from tinycnn.kernels.linear import linear_backward, linear_forward
 from tinycnn.kernels.log_softmax import log_softmax_backward, log_softmax_forward
 from tinycnn.kernels.maxpool2d import maxpool2d_backward, maxpool2d_forward
 from tinycnn.kernels.nll import nll_backward, nll_forward
 from tinycnn.kernels.relu import relu_backward, relu_forward
 from tinycnn.kernels.threads import one_blas_thread
+from tinycnn.random import default_generator
 from tinycnn.tensor import FLOAT_DTYPES, Function, Tensor
 
 # ----- input checks --------------------------------------------------------------------
@@ -245,6 +250,194 @@ def relu(input):
     _check_floats("relu", ("input", input))
     joined = fusion.join_relu(input)
     return joined if joined is not None else ReLUFunction.apply(input)
+
+
+# ----- avg_pool2d, adaptive_avg_pool2d -------------------------------------------------------
+
+
+class AvgPool2dFunction(Function):
+    @staticmethod
+    def forward(ctx, x, *, kernel_size, stride):
+        ctx.options, ctx.input_hw = (kernel_size, kernel_size, stride, stride), x.shape[2:]
+        return avgpool2d_forward(np.ascontiguousarray(x), *ctx.options)
+
+    @staticmethod
+    def backward(ctx, dout):
+        return avgpool2d_backward(np.ascontiguousarray(dout), *ctx.options, *ctx.input_hw)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0):
+    """2-D average pooling without padding, as ``torch.nn.functional.avg_pool2d``.
+
+    ``stride`` defaults to ``kernel_size``; output sizes round down.
+
+    Shape:
+        input:  (N, C, H, W)
+        output: (N, C, OH, OW), OH = (H - kernel_size) // stride + 1, likewise OW
+    """
+    op = "avg_pool2d"
+    _check_floats(op, ("input", input))
+    _check_ndim(op, "input", input, 4, "(N, C, H, W)")
+    kernel_size = _pair(op, "kernel_size", kernel_size)
+    stride = kernel_size if stride is None else _pair(op, "stride", stride)
+    if _pair(op, "padding", padding) != 0:
+        raise ValueError(f"{op}: only padding=0 is supported, got {padding}")
+    if kernel_size < 1 or stride < 1:
+        raise ValueError(f"{op}: kernel_size and stride must be >= 1, got {kernel_size} and {stride}")
+    H, W = input.shape[2:]
+    if kernel_size > H or kernel_size > W:
+        raise ValueError(f"{op}: kernel {kernel_size}x{kernel_size} is larger than the input {H}x{W} ({input.shape})")
+    return AvgPool2dFunction.apply(input, kernel_size=kernel_size, stride=stride)
+
+
+class AdaptiveAvgPool2dFunction(Function):
+    @staticmethod
+    def forward(ctx, x, *, output_size):
+        ctx.input_hw = x.shape[2:]
+        return adaptive_avgpool2d_forward(np.ascontiguousarray(x), *output_size)
+
+    @staticmethod
+    def backward(ctx, dout):
+        return adaptive_avgpool2d_backward(np.ascontiguousarray(dout), *ctx.input_hw)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling to a given output size, as ``torch.nn.functional.adaptive_avg_pool2d``.
+
+    ``output_size`` is an int or a pair (OH, OW); 1 is global average pooling
+    (the mean of each channel). Bin i covers rows floor(i*H/OH) to
+    ceil((i+1)*H/OH) - 1, likewise columns.
+
+    Shape:
+        input:  (N, C, H, W)
+        output: (N, C, OH, OW)
+    """
+    op = "adaptive_avg_pool2d"
+    _check_floats(op, ("input", input))
+    _check_ndim(op, "input", input, 4, "(N, C, H, W)")
+    size = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and s >= 1 for s in size):
+        raise ValueError(f"{op}: output_size must be an int >= 1 or a pair of them, got {output_size}")
+    return AdaptiveAvgPool2dFunction.apply(input, output_size=(int(size[0]), int(size[1])))
+
+
+# ----- dropout, dropout2d ---------------------------------------------------------------------
+
+
+class DropoutFunction(Function):
+    """Keep each unit (a value, or a plane of ``group`` values) with probability 1 - p, scaled by 1 / (1 - p).
+
+    ``key`` picks the mask (kernels/dropout.py); the backward recomputes it from the key.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *, key, p, group):
+        ctx.key, ctx.p, ctx.group = key, p, group
+        return dropout_forward(np.ascontiguousarray(x).reshape(-1), key, p, group).reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, dout):
+        return dropout_backward(np.ascontiguousarray(dout).reshape(-1), ctx.key, ctx.p, ctx.group).reshape(dout.shape)
+
+
+def _dropout(op, input, p, training, generator, group_of):
+    _check_floats(op, ("input", input))
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: p is a probability and must lie in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return input
+    generator = default_generator() if generator is None else generator
+    key = int(generator.integers(0, 2**63))  # one draw per call: the mask is a hash of it (kernels/dropout.py)
+    return DropoutFunction.apply(input, key=key, p=float(p), group=group_of(input.shape))
+
+
+def dropout(input, p=0.5, training=True, generator=None):
+    """Zero each value with probability ``p`` and scale the others by 1 / (1 - p), as ``torch.nn.functional.dropout``.
+
+    The identity when ``training`` is false. Masks come from ``generator``
+    (default: tinycnn's, which ``tinycnn.manual_seed`` sets). Shape: any; output the same.
+    """
+    return _dropout("dropout", input, p, training, generator, lambda shape: 1)
+
+
+def dropout2d(input, p=0.5, training=True, generator=None):
+    """Zero whole channels with probability ``p``, scale the others, as ``torch.nn.functional.dropout2d``.
+
+    Shape: input (N, C, H, W), output the same; each (n, c) plane is kept or zeroed as a whole.
+    """
+    _check_ndim("dropout2d", "input", input, 4, "(N, C, H, W)") if isinstance(input, Tensor) else None
+    return _dropout("dropout2d", input, p, training, generator, lambda shape: shape[2] * shape[3])
+
+
+# ----- batch_norm -------------------------------------------------------------------------
+
+
+class BatchNormFunction(Function):
+    """Normalise each channel with the statistics given (``mean``, ``var``), then scale and shift.
+
+    ``training`` says whether the statistics were the batch's own, in which
+    case they depend on the input and the backward accounts for it.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, *, mean, var, training, eps):
+        x = np.ascontiguousarray(x)
+        C = x.shape[1]
+        weight = np.ones(C, dtype=x.dtype) if weight is None else np.ascontiguousarray(weight)
+        bias = np.zeros(C, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
+        ctx.save_for_backward(x, weight, mean, var)
+        ctx.training, ctx.eps = training, eps
+        return batchnorm2d_forward(x, weight, bias, mean, var, eps)
+
+    @staticmethod
+    def backward(ctx, dout):
+        x, weight, mean, var = ctx.saved_tensors
+        dx, dweight, dbias = batchnorm2d_backward(np.ascontiguousarray(dout), x, weight, mean, var, ctx.training,
+                                                  ctx.eps)
+        return dx, dweight, dbias
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Batch normalisation of an (N, C, H, W) input, as ``torch.nn.functional.batch_norm``.
+
+    In training, each channel is normalised with the batch's mean and
+    variance (divided by N*H*W), and the running estimates, when given, move
+    towards them in place: ``running = (1 - momentum) * running + momentum *
+    batch``, with the variance's unbiased form (divided by N*H*W - 1), as
+    PyTorch keeps it. In evaluation the running estimates are used as they are.
+
+    Shape:
+        input: (N, C, H, W); running_mean, running_var: (C,) arrays (or None in training);
+        weight, bias: (C,) Tensors or None (then 1 and 0); output: (N, C, H, W)
+    """
+    op = "batch_norm"
+    named = [("input", input)] + [(name, t) for name, t in (("weight", weight), ("bias", bias)) if t is not None]
+    _check_floats(op, *named)
+    _check_ndim(op, "input", input, 4, "(N, C, H, W)")
+    N, C, H, W = input.shape
+    for name, t in named[1:]:
+        if t.shape != (C,):
+            raise ValueError(f"{op}: {name} must have shape ({C},) for input {input.shape}, got {t.shape}")
+    running = [None if r is None else (r.data if isinstance(r, Tensor) else r) for r in (running_mean, running_var)]
+    for name, r in zip(("running_mean", "running_var"), running):
+        if r is not None and (not isinstance(r, np.ndarray) or r.shape != (C,)):
+            raise ValueError(f"{op}: {name} must be an array of shape ({C},), got {getattr(r, 'shape', r)!r}")
+    if training:
+        count = N * H * W
+        if count < 2:
+            raise ValueError(f"{op}: training needs more than one value per channel, got input {input.shape}")
+        mean, var = batchnorm2d_statistics(np.ascontiguousarray(input.data))
+        if running[0] is not None:
+            running[0] *= 1 - momentum
+            running[0] += momentum * mean
+        if running[1] is not None:
+            running[1] *= 1 - momentum
+            running[1] += momentum * var * (count / (count - 1))
+    else:
+        if running[0] is None or running[1] is None:
+            raise ValueError(f"{op}: evaluation needs running_mean and running_var")
+        mean, var = (r.astype(input.dtype, copy=False) for r in running)
+    return BatchNormFunction.apply(input, weight, bias, mean=mean, var=var, training=bool(training), eps=eps)
 
 
 # ----- log_softmax, nll_loss, cross_entropy -----------------------------------------------

@@ -163,6 +163,38 @@ def _max_pool2d(args, rng):
         f"kernel {args.kernel}, stride {args.stride or args.kernel}; distinct input values (no ties)"
 
 
+def _batch_norm(args, rng):
+    N, C, H, W = args.batch, args.channels, args.height, args.width
+    arrays = [rng.standard_normal((N, C, H, W)) * 2 + 1, rng.standard_normal(C), rng.standard_normal(C)]
+    mean, var = rng.standard_normal(C), rng.uniform(0.5, 2.0, C)
+    training = not args.eval
+
+    def fn(x, weight, bias):  # fresh running statistics each call: training moves them
+        return F.batch_norm(x, mean.copy(), var.copy(), weight, bias, training=training)
+
+    return fn, arrays, ["input", "weight", "bias"], "training (batch statistics)" if training else \
+        "evaluation (running statistics)"
+
+
+def _dropout(op):
+    def make(args, rng):
+        x = rng.standard_normal((args.batch, args.channels, args.height, args.width))
+        return (lambda x: op(x, args.p, generator=np.random.default_rng(args.seed))), [x], ["input"], \
+            f"p {args.p}; the same mask in every call (one seed)"
+    return make
+
+
+def _avg_pool2d(args, rng):
+    x = rng.standard_normal((args.batch, args.channels, args.height, args.width))
+    return (lambda x: F.avg_pool2d(x, args.kernel, args.stride)), [x], ["input"], \
+        f"kernel {args.kernel}, stride {args.stride or args.kernel}"
+
+
+def _adaptive_avg_pool2d(args, rng):
+    x = rng.standard_normal((args.batch, args.channels, args.height, args.width))
+    return (lambda x: F.adaptive_avg_pool2d(x, args.output_size)), [x], ["input"], f"output size {args.output_size}"
+
+
 def _linear(args, rng):
     N, D, M = args.batch, args.features, args.out_features
     arrays = [rng.standard_normal((N, D)), rng.standard_normal((M, D)), rng.standard_normal(M)]
@@ -204,6 +236,11 @@ def _reduction(method):
 OPS = {
     "conv2d": Op(_conv2d, "F.conv2d (with --relu and --pool: the fused conv + ReLU + max-pool)"),
     "max_pool2d": Op(_max_pool2d, "F.max_pool2d"),
+    "batch_norm": Op(_batch_norm, "F.batch_norm (--eval: with running statistics)"),
+    "dropout": Op(_dropout(F.dropout), "F.dropout (--p)"),
+    "dropout2d": Op(_dropout(F.dropout2d), "F.dropout2d (--p)"),
+    "avg_pool2d": Op(_avg_pool2d, "F.avg_pool2d"),
+    "adaptive_avg_pool2d": Op(_adaptive_avg_pool2d, "F.adaptive_avg_pool2d (--output-size)"),
     "linear": Op(_linear, "F.linear"),
     "relu": Op(_relu, "F.relu"),
     "log_softmax": Op(_log_softmax, "F.log_softmax"),
@@ -243,6 +280,9 @@ def parse_args(argv, ops):
     parser.add_argument("--relu", action="store_true", help="conv2d: a ReLU after the conv")
     parser.add_argument("--pool", type=int, default=0, help="conv2d: a max-pool of this size after the conv")
     parser.add_argument("--dim", type=int, default=1, help="log_softmax's dim (default 1)")
+    parser.add_argument("--eval", action="store_true", help="batch_norm: evaluation mode")
+    parser.add_argument("--p", type=float, default=0.5, help="dropout probability (default 0.5)")
+    parser.add_argument("--output-size", type=int, default=1, help="adaptive_avg_pool2d's output size (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the inputs and of R (default 0)")
     parser.add_argument("--entries", type=int, default=3, help="entries shown before the worst (default 3)")
     parser.add_argument("--rtol", type=float, default=RTOL, help=f"relative tolerance (default {RTOL})")

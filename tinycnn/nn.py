@@ -4,7 +4,9 @@ A Module finds its parameters and sub-modules by looking at its attributes,
 so ``self.conv1 = Conv2d(...)`` in ``__init__`` is all it takes; names such as
 ``conv1.weight`` come from the attribute path. Per-call state never lives on a
 module (it lives on the autograd ctx), so a module can be called twice in one
-graph.
+graph. *Buffers* are arrays a module keeps that are not learned (BatchNorm's
+running statistics): ``register_buffer`` names them, and ``state_dict``,
+``load_state_dict`` and ``to`` carry them, as in PyTorch.
 """
 
 import math
@@ -32,6 +34,13 @@ class Module:
     def __init__(self):
         self.training = True
         self._forward_hooks = []
+        self._buffer_names = []
+
+    def register_buffer(self, name, array):
+        """Keep ``array`` as attribute ``name``, saved and loaded with the parameters but not learned."""
+        setattr(self, name, np.asarray(array))
+        if name not in self._buffer_names:
+            self._buffer_names.append(name)
 
     def forward(self, *args):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
@@ -68,6 +77,20 @@ class Module:
     def parameters(self):
         return [p for _, p in self.named_parameters()]
 
+    def named_buffers(self):
+        """(dotted name, array) pairs of every buffer, e.g. ("bn1.running_mean", ...)."""
+        for module_name, module in self.named_modules():
+            for name in getattr(module, "_buffer_names", ()):
+                yield (f"{module_name}.{name}" if module_name else name), getattr(module, name)
+
+    def _state_entries(self):
+        """(dotted name, module, attribute) of every parameter and buffer, in PyTorch's state_dict order:
+        each module's own parameters, then its own buffers, then its children's, depth first."""
+        for module_name, module in self.named_modules():
+            own = [name for name, value in vars(module).items() if isinstance(value, Parameter)]
+            for name in own + list(getattr(module, "_buffer_names", ())):
+                yield (f"{module_name}.{name}" if module_name else name), module, name
+
     def num_parameters(self):
         return sum(p.data.size for p in self.parameters())
 
@@ -86,35 +109,51 @@ class Module:
             p.grad = None
 
     def to(self, dtype):
-        """Convert every parameter to ``dtype`` in place (e.g. float64 for gradient checks)."""
+        """Convert every parameter and floating-point buffer to ``dtype`` in place (e.g. float64 for gradient checks)."""
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             p.grad = None
+        for _, module, name in self._state_entries():
+            value = getattr(module, name)
+            if not isinstance(value, Parameter) and value.dtype.kind == "f":
+                setattr(module, name, value.astype(dtype))
         return self
 
     # ----- saving and loading ------------------------------------------------------------
 
     def state_dict(self):
-        """{dotted name: copy of the parameter's array}."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """{dotted name: copy of the array} for every parameter and buffer, in PyTorch's order."""
+        state = {}
+        for key, module, name in self._state_entries():
+            value = getattr(module, name)
+            state[key] = (value.data if isinstance(value, Parameter) else value).copy()
+        return state
 
     def load_state_dict(self, state):
-        """Copy arrays into the existing parameters (keeping their dtype).
+        """Copy arrays into the existing parameters and buffers (keeping their dtype).
 
-        Every parameter must be given, with its shape, and nothing else: a
-        missing, unexpected or wrongly shaped key is an error that names it.
+        Every parameter and buffer must be given, with its shape, and nothing
+        else: a missing, unexpected or wrongly shaped key is an error that
+        names it (and the file it came from, when ``state`` was loaded by
+        ``tinycnn.load``).
         """
-        params = dict(self.named_parameters())
-        missing = sorted(set(params) - set(state))
-        unexpected = sorted(set(state) - set(params))
+        entries = {key: (module, name) for key, module, name in self._state_entries()}
+        source = f" (from {state.source})" if getattr(state, "source", None) else ""
+        missing = sorted(set(entries) - set(state))
+        unexpected = sorted(set(state) - set(entries))
         if missing or unexpected:
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
-        for name, p in params.items():
-            value = np.asarray(state[name])
-            if value.shape != p.shape:
-                raise ValueError(f"load_state_dict: {name} has shape {value.shape}, the model expects {p.shape}")
-        for name, p in params.items():
-            p.data = np.array(state[name], dtype=p.dtype)
+            raise KeyError(f"load_state_dict{source}: missing keys {missing}, unexpected keys {unexpected}")
+        for key, (module, name) in entries.items():
+            value, current = np.asarray(state[key]), getattr(module, name)
+            if value.shape != current.shape:
+                raise ValueError(f"load_state_dict{source}: {key} has shape {value.shape}, the model expects "
+                                 f"{current.shape}")
+        for key, (module, name) in entries.items():
+            current = getattr(module, name)
+            if isinstance(current, Parameter):
+                current.data = np.array(state[key], dtype=current.dtype)
+            else:
+                setattr(module, name, np.array(state[key], dtype=current.dtype))
 
     def __repr__(self):
         lines = [f"{type(self).__name__}("]
@@ -181,6 +220,48 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
+class BatchNorm2d(Module):
+    """Batch normalisation over the channels, as ``torch.nn.BatchNorm2d``.
+
+    weight (C,) starts at 1 and bias (C,) at 0 (learned, if ``affine``).
+    Buffers: running_mean (C,) from 0, running_var (C,) from 1, and
+    num_batches_tracked, the count of training batches seen. In training
+    mode (``model.train()``, the default) each batch is normalised with its
+    own statistics and the running ones move towards them by ``momentum``
+    (with ``momentum=None``, they are the plain average of all batches so
+    far); in evaluation mode (``model.eval()``) the running ones are used.
+
+    Shape: input (N, num_features, H, W) -> output the same.
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 dtype=DEFAULT_DTYPE):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine else None
+        if track_running_stats:
+            self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+            self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+
+    def forward(self, input):
+        use_batch_statistics = self.training or not self.track_running_stats
+        factor = self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked = self.num_batches_tracked + 1
+            if self.momentum is None:  # a cumulative average over the batches seen
+                factor = 1.0 / float(self.num_batches_tracked)
+        running = (self.running_mean, self.running_var) if self.track_running_stats else (None, None)
+        return F.batch_norm(input, *running, self.weight, self.bias, training=use_batch_statistics,
+                            momentum=factor, eps=self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
 class MaxPool2d(Module):
     """Max pooling, as ``torch.nn.MaxPool2d`` (no padding, floor sizes; stride defaults to the kernel)."""
 
@@ -193,6 +274,55 @@ class MaxPool2d(Module):
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}"
+
+
+class AvgPool2d(Module):
+    """Average pooling, as ``torch.nn.AvgPool2d`` (no padding, floor sizes; stride defaults to the kernel)."""
+
+    def __init__(self, kernel_size, stride=None):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride
+
+    def forward(self, input):
+        return F.avg_pool2d(input, self.kernel_size, self.stride)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride or self.kernel_size}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed output size, as ``torch.nn.AdaptiveAvgPool2d``; 1 is global average pooling."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input):
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class Dropout(Module):
+    """Zero each value with probability p in training (scaling the rest by 1/(1-p)); the identity in eval."""
+
+    def __init__(self, p=0.5, generator=None):
+        super().__init__()
+        self.p, self.generator = p, generator
+
+    def forward(self, input):
+        return F.dropout(input, self.p, self.training, self.generator)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class Dropout2d(Dropout):
+    """Zero whole channels with probability p in training (scaling the rest by 1/(1-p)); the identity in eval."""
+
+    def forward(self, input):
+        return F.dropout2d(input, self.p, self.training, self.generator)
 
 
 class ReLU(Module):

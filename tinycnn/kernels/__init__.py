@@ -15,6 +15,9 @@ when:
     F.linear                                                 linear.py
     F.log_softmax, and inside F.cross_entropy                log_softmax.py
     F.nll_loss, and inside F.cross_entropy                   nll.py
+    F.batch_norm (nn.BatchNorm2d)                            batchnorm2d.py
+    F.dropout, F.dropout2d (nn.Dropout, nn.Dropout2d)        dropout.py
+    F.avg_pool2d, F.adaptive_avg_pool2d                      avgpool2d.py
 
 Kernels are plain functions of NumPy arrays and numbers: no Tensor objects,
 no autograd. The forward/backward kernels return new arrays and never
