@@ -1,14 +1,27 @@
 """The harness every experiment script shares: flags, data, one trial end to end, the JSON record.
 
-A trial is the study's recipe: a model, a batch size, an optimizer, one epoch
-over the training images with the training augmentation and no shuffling.
-After training it measures two accuracies, named so they cannot be confused:
+A trial is a model, a batch size, an optimizer and a schedule, some epochs
+over the training images with a training augmentation. The study's recipe
+is one epoch, no shuffling, no validation split. After training the harness
+measures two accuracies, named so they cannot be confused:
 
 - ``test_acc``: held-out accuracy on the 10,000 test images (normalised with
   the training constants), which the study never measured;
 - ``study_metric_acc``: the study's own figure, accuracy on the training images
   passed through the training augmentation once more (a fresh random draw),
   which is what the study's "test" loop really read.
+
+With a validation split (``--val N``, or a trial's ``val``), N training
+images, drawn with the seed, are held out of training; after every epoch
+the model is scored on them, the epoch with the best validation accuracy is
+kept (a later epoch wins a tie), and the test set is evaluated once, on the
+kept epoch. Without one, a run of several epochs measures test accuracy
+after each, as a curve (nothing is chosen by it).
+
+A trial with ``checkpoint`` (or any run given ``--checkpoints``) writes
+after every epoch a checkpoint to resume from (``--resume``), and the kept
+epoch's weights; ``--stop-after K`` stops after epoch K as an interrupted
+run would. A resumed run equals the uninterrupted one bit for bit.
 
 A run whose loss stops being finite is not an error: training stops, the
 record says ``diverged`` and where, and both accuracies are measured as the
@@ -31,6 +44,7 @@ from tinycnn.data import Augment, BatchLoader, DataError, Normalize, load_mnist
 from tinycnn.files import write_json
 from tinycnn.kernels.threads import blas_in_use
 from tinycnn.memory import keep_freed_memory
+from tinycnn.random import default_generator
 from tinycnn.train import evaluate, summary, train_epoch
 
 from models import MODELS
@@ -56,8 +70,8 @@ class Trial:
     id: str
     model: str  # a key of models.MODELS
     batch_size: int
-    optimizer: str  # "sgd" or "adam"
-    lr: float
+    optimizer: str  # "sgd", "adam" or "adamw"
+    lr: float  # with the "onecycle" schedule, its peak
     momentum: float = 0.0
     weight_decay: float = 0.0
     study_reported_acc: float | None = None  # the study's figure (%), on augmented training images
@@ -68,14 +82,33 @@ class Trial:
     study_trial: str | None = None  # for ours: the study's trial it varies
     description: str = ""
     seed: int | None = None  # a seed of its own (e.g. seed-robustness trials); default: --seed
+    nesterov: bool = False
+    schedule: str = "study"  # "study": StepLR(15, 0.1) per epoch, as the study's; "onecycle": OneCycleLR per batch
+    crop_probability: float = 0.1  # the study's augmentation: centre-crop 22 with this probability,
+    degrees: float = 15.0  # then rotation by an angle drawn from [-degrees, degrees]
+    val: int = 0  # training images held out to choose the epoch (the study had none)
+    checkpoint: bool = False  # write checkpoints (resume, and the kept epoch's weights)
 
 
 def build_optimizer(trial, params):
     if trial.optimizer == "sgd":
-        return optim.SGD(params, lr=trial.lr, momentum=trial.momentum, weight_decay=trial.weight_decay)
+        return optim.SGD(params, lr=trial.lr, momentum=trial.momentum, weight_decay=trial.weight_decay,
+                         nesterov=trial.nesterov)
     if trial.optimizer == "adam":
         return optim.Adam(params, lr=trial.lr, weight_decay=trial.weight_decay)
+    if trial.optimizer == "adamw":
+        return optim.AdamW(params, lr=trial.lr, weight_decay=trial.weight_decay)
     raise ValueError(f"unknown optimizer {trial.optimizer!r}")
+
+
+def build_scheduler(trial, optimizer, steps_per_epoch):
+    """(schedule, stepped every batch?): the study's StepLR per epoch, or OneCycleLR per batch."""
+    if trial.schedule == "study":
+        return optim.lr_scheduler.StepLR(optimizer, step_size=15, gamma=0.1), False  # never reached in the study
+    if trial.schedule == "onecycle":
+        return optim.lr_scheduler.OneCycleLR(optimizer, max_lr=trial.lr, epochs=trial.epochs,
+                                             steps_per_epoch=steps_per_epoch), True
+    raise ValueError(f"unknown schedule {trial.schedule!r}")
 
 
 def parse_args(description, trials, argv=None):
@@ -84,66 +117,171 @@ def parse_args(description, trials, argv=None):
     parser.add_argument("--epochs", type=int, help="epochs (default: the trial's)")
     parser.add_argument("--batch-size", type=int, help="batch size (default: the trial's)")
     parser.add_argument("--lr", type=float, help="learning rate (default: the trial's)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help=f"random seed (default {DEFAULT_SEED}; a trial with a seed of its own keeps it)")
+    parser.add_argument("--val", type=int, help="hold out this many training images to choose the epoch "
+                                                "(default: the trial's; 0 for the study's)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
                         help="directory of the four IDX files, gzipped or raw (default: the shipped MNIST)")
     parser.add_argument("--limit", type=int, help="train on the first N training images only (smoke runs)")
     parser.add_argument("--out", type=Path,
                         help="the JSON record's file when one trial runs, the folder for the records when "
                              "several do (default: experiments/results)")
+    parser.add_argument("--checkpoints", type=Path, help="the folder of the checkpoints (default: "
+                                                         "experiments/results/checkpoints, for trials that keep them)")
+    parser.add_argument("--resume", action="store_true", help="continue from the last epoch's checkpoint")
+    parser.add_argument("--stop-after", type=int, metavar="K", help="stop after epoch K, as an interrupted run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--no-plots", action="store_true", help="no pictures")
     args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "limit"):
+    for name in ("epochs", "batch_size", "limit", "stop_after"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if args.val is not None and args.val < 0:
+        parser.error(f"--val must be >= 0, got {args.val}")
     return args
 
 
 def with_overrides(trial, args):
-    """The trial with the command line's --epochs, --batch-size and --lr applied, and its seed settled."""
+    """The trial with the command line's --epochs, --batch-size, --lr and --val applied, and its seed settled."""
     return dataclasses.replace(
         trial, epochs=args.epochs or trial.epochs, batch_size=args.batch_size or trial.batch_size,
-        lr=args.lr if args.lr is not None else trial.lr, seed=trial.seed if trial.seed is not None else args.seed)
+        lr=args.lr if args.lr is not None else trial.lr, seed=trial.seed if trial.seed is not None else args.seed,
+        val=args.val if args.val is not None else trial.val,
+        checkpoint=trial.checkpoint or args.checkpoints is not None)
 
 
 def random_streams(seed):
-    """Independent generators for each use of randomness, all from the one seed: init, train, metric, shuffle."""
+    """Independent generators for each use of randomness, all from the one seed:
+    init, train (augmentation), metric, shuffle, and the validation split."""
     tinycnn.manual_seed(seed)
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)]
+
+
+def split_data(data, trial, limit, split_rng):
+    """(train images, train labels, validation images, validation labels): ``val`` drawn out, then ``limit``."""
+    images, labels = data["train_images"], data["train_labels"]
+    if trial.val >= len(images):
+        raise ValueError(f"--val {trial.val} leaves no training images (there are {len(images):,})")
+    held = np.zeros(len(images), dtype=bool)
+    if trial.val:
+        held[split_rng.choice(len(images), trial.val, replace=False)] = True
+    train_images, train_labels = images[~held], labels[~held]
+    if limit:
+        train_images, train_labels = train_images[:limit], train_labels[:limit]
+    return train_images, train_labels, images[held], labels[held]
+
+
+def augmentation_text(trial):
+    crop = f"centre-crop 22 p={trial.crop_probability:g}, bilinear resize 28, " if trial.crop_probability else ""
+    return f"{crop}rotation U[-{trial.degrees:g},{trial.degrees:g}] deg nearest fill 0, normalise (0.1307, 0.3081)"
 
 
 def print_header(trial, params, train_images, model):
     print(f"\n== trial {trial.id}{' (ours)' if trial.ours else ''}: {trial.model} model, {params:,} parameters, "
           f"batch {trial.batch_size}, {trial.optimizer} lr {trial.lr} momentum {trial.momentum} "
           f"weight decay {trial.weight_decay}, {trial.epochs} epoch(s), shuffle {trial.shuffle}, "
-          f"{len(train_images):,} training images, seed {trial.seed}")
+          f"{len(train_images):,} training images"
+          + (f", {trial.val:,} held out for validation" if trial.val else "") + f", seed {trial.seed}")
     print(summary(model, (1,) + train_images.shape[1:]))
 
 
-def train(trial, model, train_loader, test_loader, progress):
-    """The epochs of one trial; stops at a diverged epoch. Returns per-epoch results, test accuracies, eval seconds.
+@dataclasses.dataclass
+class Progress:
+    """What a run has done so far: what a checkpoint must hold, besides the model, optimizer and schedule."""
 
-    With more than one epoch the held-out accuracy is measured after each
-    (the record's curve); with one, it is measured once, afterwards.
+    epoch: int = 0
+    history: list = dataclasses.field(default_factory=list)  # train_epoch's result per epoch
+    test_acc_per_epoch: list = dataclasses.field(default_factory=list)
+    val_acc_per_epoch: list = dataclasses.field(default_factory=list)
+    kept_epoch: int | None = None
+    kept_state: dict | None = None  # the kept epoch's model.state_dict()
+    eval_seconds: float = 0.0
+
+
+class Checkpoints:
+    """A trial's two files: ``<id>.last.npz`` to resume from, ``<id>.npz`` with the kept epoch's weights."""
+
+    def __init__(self, folder, trial):
+        self.folder, self.trial = Path(folder), trial
+        self.last, self.kept = self.folder / f"{trial.id}.last.npz", self.folder / f"{trial.id}.npz"
+
+    def save_last(self, model, optimizer, scheduler, generators, progress):
+        state = dataclasses.asdict(progress)
+        tinycnn.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                      "scheduler": scheduler.state_dict(), "progress": state,
+                      "generators": [g.bit_generator.state for g in generators],
+                      "trial": dataclasses.asdict(self.trial)}, self.last)
+
+    def save_kept(self, progress, record=None):
+        tinycnn.save({"model_name": self.trial.model, "model": progress.kept_state, "epoch": progress.kept_epoch,
+                      "trial": dataclasses.asdict(self.trial), "record": record or {}}, self.kept)
+
+    def resume(self, model, optimizer, scheduler, generators):
+        """Load the last checkpoint into the objects given; returns the Progress it holds."""
+        state = tinycnn.load(self.last)
+        if state["trial"] != dataclasses.asdict(self.trial):
+            raise ValueError(f"{self.last}: written by another configuration of trial {self.trial.id}; "
+                             "resume with the same flags, or start afresh without --resume")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        for generator, saved in zip(generators, state["generators"]):
+            generator.bit_generator.state = saved
+        return Progress(**state["progress"])
+
+
+def train(trial, model, loaders, args, train_rng, shuffle_rng):
+    """The epochs of one trial; stops at a diverged epoch (or at --stop-after). Returns the run's Progress.
+
+    With a validation split, the kept epoch is the best on it; without one
+    and more than one epoch, test accuracy is measured after each epoch.
     """
+    train_loader, val_loader, test_loader = loaders
     optimizer = build_optimizer(trial, model.parameters())
-    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=15, gamma=0.1)  # as the study's (never reached)
-    history, test_acc_per_epoch, eval_seconds = [], [], 0.0
-    for epoch in range(1, trial.epochs + 1):
-        result = train_epoch(model, train_loader, optimizer, epoch=epoch, progress=progress)
-        scheduler.step()
-        history.append(result)
+    scheduler, per_batch = build_scheduler(trial, optimizer, len(train_loader))
+    generators = (train_rng, shuffle_rng, default_generator())  # augmentation, order, dropout
+    checkpoints = Checkpoints(args.checkpoints or RESULTS_DIR / "checkpoints", trial) if trial.checkpoint else None
+    progress = Progress()
+    if args.resume:
+        if checkpoints is None or not checkpoints.last.exists():
+            raise ValueError(f"--resume: no checkpoint of trial {trial.id} to resume from"
+                             + (f" ({checkpoints.last} does not exist)" if checkpoints else ""))
+        progress = checkpoints.resume(model, optimizer, scheduler, generators)
+        print(f"resumed trial {trial.id} after epoch {progress.epoch} from {checkpoints.last}")
+    while progress.epoch < trial.epochs and not (progress.history and progress.history[-1]["diverged"]):
+        progress.epoch += 1
+        result = train_epoch(model, train_loader, optimizer, epoch=progress.epoch, progress=not args.no_progress,
+                             scheduler=scheduler if per_batch else None)
+        if not per_batch:
+            scheduler.step()
+        progress.history.append(result)
         if result["diverged"]:
-            print(f"!! trial {trial.id}: the loss became non-finite at epoch {epoch}, batch "
+            print(f"!! trial {trial.id}: the loss became non-finite at epoch {progress.epoch}, batch "
                   f"{result['diverged_at_batch']}; training stopped, accuracies are measured as the study's were")
+        else:
+            score_epoch(model, progress, val_loader, test_loader, trial, args)
+        if checkpoints is not None:
+            checkpoints.save_last(model, optimizer, scheduler, generators, progress)
+        if args.stop_after == progress.epoch:
             break
-        if trial.epochs > 1:
-            start = time.perf_counter()
-            test_acc_per_epoch.append(evaluate(model, test_loader, desc="test", progress=progress)[0])
-            eval_seconds += time.perf_counter() - start
-    return history, test_acc_per_epoch, eval_seconds
+    return progress, checkpoints
+
+
+def score_epoch(model, progress, val_loader, test_loader, trial, args):
+    """After an epoch: validation (and keep the epoch if it is the best so far), or the test curve."""
+    start = time.perf_counter()
+    if val_loader is not None:
+        val_acc = evaluate(model, val_loader, desc="validation", progress=not args.no_progress)[0]
+        progress.val_acc_per_epoch.append(val_acc)
+        if progress.kept_epoch is None or val_acc >= max(progress.val_acc_per_epoch[:-1], default=-1.0):
+            progress.kept_epoch, progress.kept_state = progress.epoch, model.state_dict()
+        print(f"   epoch {progress.epoch}: validation accuracy {val_acc:.2f}%"
+              f"{' (kept)' if progress.kept_epoch == progress.epoch else ''}")
+    elif trial.epochs > 1:
+        progress.test_acc_per_epoch.append(evaluate(model, test_loader, desc="test", progress=not args.no_progress)[0])
+    progress.eval_seconds += time.perf_counter() - start
 
 
 def measure(model, metric_loader, test_loader, progress):
@@ -153,14 +291,16 @@ def measure(model, metric_loader, test_loader, progress):
     return study_metric, test
 
 
-def make_record(trial, params, train_images, history, test_acc_per_epoch, study_metric, test, seconds, args):
+def make_record(trial, params, train_images, progress, study_metric, test, seconds, args):
     """The trial's JSON record: its configuration, both accuracies, the curves, timings and the BLAS it ran on."""
+    history = progress.history
     study_metric_acc, study_metric_correct, study_metric_total = study_metric
     test_acc, test_correct, test_total, _ = test
     diverged = history[-1]["diverged"]
     final_losses = history[-1]["losses"]
     train_seconds, eval_seconds = seconds
-    if len(test_acc_per_epoch) < len(history):  # one epoch, or a diverged last one: the final measurement
+    test_acc_per_epoch = progress.test_acc_per_epoch
+    if not trial.val and len(test_acc_per_epoch) < len(history):  # one epoch, or a diverged last one
         test_acc_per_epoch = test_acc_per_epoch + [test_acc]
     return {
         "trial": trial.id,
@@ -177,8 +317,7 @@ def make_record(trial, params, train_images, history, test_acc_per_epoch, study_
         "momentum": trial.momentum,
         "weight_decay": trial.weight_decay,
         "shuffle": trial.shuffle,
-        "augmentation": "centre-crop 22 p=0.1, bilinear resize 28, rotation U[-15,15] deg nearest fill 0, "
-                        "normalise (0.1307, 0.3081)",
+        "augmentation": augmentation_text(trial),
         "seed": trial.seed,
         "train_images": len(train_images),
         "test_acc": test_acc,
@@ -205,13 +344,24 @@ def make_record(trial, params, train_images, history, test_acc_per_epoch, study_
         "blas": [{"library": Path(lib["filepath"]).name, "version": lib["version"], "kernel": lib["architecture"]}
                  for lib in blas_in_use()],
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        **(validation_fields(trial, progress) if trial.val else {}),
+    }
+
+
+def validation_fields(trial, progress):
+    return {
+        "schedule": trial.schedule, "nesterov": trial.nesterov, "val_images": trial.val,
+        "val_acc_per_epoch": progress.val_acc_per_epoch, "kept_epoch": progress.kept_epoch,
+        "test_evaluated": f"once, on epoch {progress.kept_epoch}, the epoch with the best validation accuracy "
+                          f"(of {trial.val:,} training images held out)",
     }
 
 
 def print_outcome(record):
     diverged = record["diverged_at"]
+    kept = f" (epoch {record['kept_epoch']}, kept on validation)" if record.get("kept_epoch") else ""
     print(f"-- trial {record['trial']}: held-out test accuracy {record['test_acc']:.2f}% "
-          f"({record['test_correct']}/{record['test_total']}); study's metric (augmented training images) "
+          f"({record['test_correct']}/{record['test_total']}){kept}; study's metric (augmented training images) "
           f"{record['study_metric_acc']:.2f}% ({record['study_metric_correct']}/{record['study_metric_total']}), "
           f"study reported {record['study_reported'] or '-'}; running train accuracy "
           f"{record['running_train_acc']:.2f}%; final loss {record['final_train_loss']}; "
@@ -220,39 +370,52 @@ def print_outcome(record):
 
 
 def run_trial(trial, data, args, plots=None):
-    """Train and evaluate one trial; return its record (a dict ready for JSON)."""
+    """Train and evaluate one trial; return its record (a dict ready for JSON), or None if stopped early."""
     trial = with_overrides(trial, args)
-    init_rng, train_rng, metric_rng, shuffle_rng = random_streams(trial.seed)
-    train_images, train_labels = data["train_images"], data["train_labels"]
-    if args.limit:
-        train_images, train_labels = train_images[: args.limit], train_labels[: args.limit]
+    init_rng, train_rng, metric_rng, shuffle_rng, split_rng = random_streams(trial.seed)
+    train_images, train_labels, val_images, val_labels = split_data(data, trial, args.limit, split_rng)
     model = MODELS[trial.model](generator=init_rng)
     params = model.num_parameters()
     print_header(trial, params, train_images, model)
 
-    progress = not args.no_progress
-    train_loader = BatchLoader(train_images, train_labels, trial.batch_size, Augment(generator=train_rng),
-                               shuffle=trial.shuffle, generator=shuffle_rng)
+    augment = Augment(generator=train_rng, crop_probability=trial.crop_probability, degrees=trial.degrees)
+    train_loader = BatchLoader(train_images, train_labels, trial.batch_size, augment, shuffle=trial.shuffle,
+                               generator=shuffle_rng)
+    val_loader = BatchLoader(val_images, val_labels, 1000, Normalize()) if trial.val else None
     test_loader = BatchLoader(data["test_images"], data["test_labels"], 1000, Normalize())
-    history, test_acc_per_epoch, eval_seconds = train(trial, model, train_loader, test_loader, progress)
+    progress, checkpoints = train(trial, model, (train_loader, val_loader, test_loader), args, train_rng, shuffle_rng)
+    if progress.epoch < trial.epochs and not progress.history[-1]["diverged"]:
+        print(f"stopped after epoch {progress.epoch} as asked (--stop-after); --resume continues from "
+              f"{checkpoints.last if checkpoints else 'a checkpoint (use --checkpoints)'}")
+        return None
+    if progress.kept_state is not None:
+        model.load_state_dict(progress.kept_state)  # the test set sees the kept epoch, once
     start = time.perf_counter()
-    metric_loader = BatchLoader(train_images, train_labels, trial.batch_size, Augment(generator=metric_rng))
-    study_metric, test = measure(model, metric_loader, test_loader, progress)
-    eval_seconds += time.perf_counter() - start
+    metric_loader = BatchLoader(train_images, train_labels, trial.batch_size,
+                                Augment(generator=metric_rng, crop_probability=trial.crop_probability,
+                                        degrees=trial.degrees))
+    study_metric, test = measure(model, metric_loader, test_loader, not args.no_progress)
+    eval_seconds = progress.eval_seconds + time.perf_counter() - start
 
-    train_seconds = sum(result["seconds"] for result in history)
-    record = make_record(trial, params, train_images, history, test_acc_per_epoch, study_metric, test,
-                         (train_seconds, eval_seconds), args)
+    train_seconds = sum(result["seconds"] for result in progress.history)
+    record = make_record(trial, params, train_images, progress, study_metric, test, (train_seconds, eval_seconds),
+                         args)
     print_outcome(record)
+    if checkpoints is not None and progress.kept_state is not None:
+        checkpoints.save_kept(progress, {key: record[key] for key in ("test_acc", "kept_epoch", "val_acc_per_epoch")})
+        record["checkpoint"] = str(checkpoints.kept.relative_to(REPO) if checkpoints.kept.is_relative_to(REPO)
+                                   else checkpoints.kept)
     if plots is not None:
-        plots(record, train_images, train_labels, Augment(generator=np.random.default_rng(trial.seed)),
+        plots(record, train_images, train_labels, Augment(generator=np.random.default_rng(trial.seed),
+                                                          crop_probability=trial.crop_probability,
+                                                          degrees=trial.degrees),
               data["test_images"], data["test_labels"], test[3])
     return record
 
 
 def estimate_seconds(trial, train_images):
     """A rough time for a trial on a 2-core machine, from measured per-image costs, to print before starting."""
-    per_image = {"baseline": 1 / 550, "reduced": 1 / 5000, "minimal": 1 / 14000}[trial.model]
+    per_image = {"baseline": 1 / 550, "reduced": 1 / 5000, "minimal": 1 / 14000}.get(trial.model, 1 / 4500)
     return per_image * train_images * trial.epochs + per_image * (train_images + 10_000) / 3
 
 
@@ -281,7 +444,13 @@ def main(description, trials, default_out=None, argv=None):
     print("trials to run: " + ", ".join(f"{t.id} (~{s:.0f} s)" for t, s in zip(selected, estimates))
           + f"; about {sum(estimates) / 60:.1f} min in all on a 2-core machine")
     for trial in selected:
-        record = run_trial(trial, data, args, plots)
+        try:
+            record = run_trial(trial, data, args, plots)
+        except (ValueError, tinycnn.CheckpointError) as error:  # a bad --resume, --val: say so, write nothing
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        if record is None:
+            continue
         if args.out is not None:
             out = args.out if len(selected) == 1 else args.out / f"{trial.id}.json"
         else:

@@ -35,8 +35,15 @@ def trial_figure(folder=PLOTS_DIR):
         loss_axes, acc_axes = curves.subplots(1, 2)
         loss_axes.plot(record["loss_per_batch"], color="tab:red")
         loss_axes.set(xlabel="batch", ylabel="training loss", title="loss per batch")
-        acc_axes.plot(record["running_acc_per_batch"], color="tab:blue")
+        acc_axes.plot(record["running_acc_per_batch"], color="tab:blue", label="running, training")
         acc_axes.set(xlabel="batch", ylabel="%", title="running training accuracy", ylim=(0, 100))
+        if record.get("val_acc_per_epoch"):  # validation after each epoch, at the batch that ended it
+            per_epoch = len(record["loss_per_batch"]) // len(record["val_acc_per_epoch"])
+            ends = [per_epoch * (i + 1) - 1 for i in range(len(record["val_acc_per_epoch"]))]
+            acc_axes.plot(ends, record["val_acc_per_epoch"], "o-", color="tab:green", label="validation")
+            acc_axes.axvline(ends[record["kept_epoch"] - 1], color="tab:green", linestyle=":", label="kept epoch")
+            acc_axes.set(title="accuracy", ylim=(90, 100))
+            acc_axes.legend(loc="lower right", fontsize=8)
 
         samples = augment(train_images[:16])
         samples_part.suptitle("augmented training images (the study's transform)", fontsize=9)

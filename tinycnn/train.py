@@ -46,8 +46,11 @@ def summary(model, input_shape, dtype=np.float32):
     return "\n".join(lines)
 
 
-def train_epoch(model, loader, optimizer, epoch=1, progress=True):
+def train_epoch(model, loader, optimizer, epoch=1, progress=True, scheduler=None):
     """One pass over ``loader``: forward, cross-entropy on log-softmax output, backward, step.
+
+    ``scheduler``, if given, is stepped after every optimizer step (a
+    per-batch schedule such as OneCycleLR; step per-epoch ones yourself).
 
     The model is expected to end in log-softmax, as the study's do; the loss
     is ``cross_entropy`` of that output, exactly the study's (mathematically
@@ -78,6 +81,8 @@ def train_epoch(model, loader, optimizer, epoch=1, progress=True):
             break
         loss.backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         bar.set_postfix(loss=f"{loss_value:.4f}", acc=f"{100.0 * correct / seen:.2f}%")
     bar.close()
     return {

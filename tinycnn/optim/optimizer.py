@@ -1,5 +1,7 @@
 """The Optimizer base: parameter groups, per-parameter state, the shared part of a step."""
 
+import numpy as np
+
 
 class Optimizer:
     """Holds the parameters, one dict of hyper-parameters, and a state dict per parameter.
@@ -30,6 +32,7 @@ class Optimizer:
         for name, value in defaults.items():
             if isinstance(value, (int, float)) and value < 0:
                 raise ValueError(f"{type(self).__name__}: {name} must be >= 0, got {value}")
+        self.defaults = dict(defaults)
         self.param_groups = [dict(defaults, params=params)]
         self.state = {}
 
@@ -53,6 +56,39 @@ class Optimizer:
                 grad = grad + group["weight_decay"] * p.data
             update = self.update(grad, self.state.setdefault(id(p), {}), group)
             p.data = (p.data - update).astype(p.dtype, copy=False)
+
+    def state_dict(self):
+        """PyTorch's layout: {"state": {parameter index: its state}, "param_groups": [hyper-parameters, "params": indices]}.
+
+        Arrays are copied, so that training on does not change a saved state.
+        """
+        index = {id(p): i for i, p in enumerate(self.params)}
+        state = {index[key]: {name: value.copy() if isinstance(value, np.ndarray) else value
+                              for name, value in entry.items()}
+                 for key, entry in self.state.items() if key in index}
+        group = {name: value for name, value in self.param_groups[0].items() if name != "params"}
+        return {"state": state, "param_groups": [dict(group, params=list(range(len(self.params))))]}
+
+    def load_state_dict(self, state_dict):
+        """Take the state and hyper-parameters of ``state_dict`` (from ``state_dict()``) for the same parameters."""
+        source = f" (from {state_dict.source})" if getattr(state_dict, "source", None) else ""
+        name = type(self).__name__
+        groups = state_dict["param_groups"]
+        if len(groups) != 1 or len(groups[0]["params"]) != len(self.params):
+            counts = [len(group["params"]) for group in groups]
+            raise ValueError(f"{name}.load_state_dict{source}: the state is for parameter groups of {counts} "
+                             f"parameters; this optimizer has one group of {len(self.params)}")
+        state = {}
+        for index, entry in state_dict["state"].items():
+            p = self.params[int(index)]
+            for key, value in entry.items():
+                if isinstance(value, np.ndarray) and value.shape != p.shape:
+                    raise ValueError(f"{name}.load_state_dict{source}: parameter {index}'s {key} has shape "
+                                     f"{value.shape}, the parameter has {p.shape}")
+            state[id(p)] = {key: value.copy() if isinstance(value, np.ndarray) else value
+                            for key, value in entry.items()}
+        self.state = state
+        self.param_groups[0].update({key: value for key, value in groups[0].items() if key != "params"})
 
     def update(self, grad, state, group):
         """The amount to subtract from a parameter, given its (decayed) gradient and its state."""

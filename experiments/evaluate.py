@@ -1,0 +1,111 @@
+"""Evaluate a saved model on the 10,000 MNIST test images: accuracy, confusion matrix, per-class accuracy.
+
+    python experiments/evaluate.py --checkpoint experiments/results/checkpoints/tiny8k-s0.npz
+    python experiments/evaluate.py --checkpoint PATH --limit 500 --no-plots     # a smoke run
+
+The checkpoint is one that the harness keeps (``<trial>.npz``: the model's
+name, its weights, the kept epoch). The confusion matrix counts, for every
+true digit (rows), what the model answered (columns); the diagonal holds the
+correct answers. With matplotlib installed it is also drawn, to
+``<checkpoint>.confusion.png`` (or ``--png``).
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import tinycnn
+from tinycnn.data import BatchLoader, DataError, Normalize, load_mnist
+from tinycnn.files import atomic_write
+from tinycnn.train import evaluate
+
+from harness import DEFAULT_DATA_DIR
+from models import MODELS
+
+
+def load_model(path):
+    """The model a kept checkpoint holds, in evaluation mode, and the checkpoint itself."""
+    checkpoint = tinycnn.load(path)
+    name = checkpoint.get("model_name") if isinstance(checkpoint, dict) else None
+    if name not in MODELS:
+        raise tinycnn.CheckpointError(f"{path}: not a kept model checkpoint (it names no model of "
+                                      f"experiments/models.py: {name!r})")
+    model = MODELS[name]()
+    model.load_state_dict(checkpoint["model"])
+    return model.eval(), checkpoint
+
+
+def confusion_matrix(labels, predictions, classes=10):
+    """(classes, classes) counts: row = true class, column = predicted class."""
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix
+
+
+def format_confusion(matrix):
+    lines = ["true \\ said " + "".join(f"{c:>6}" for c in range(len(matrix))) + "   accuracy"]
+    for digit, row in enumerate(matrix):
+        accuracy = 100.0 * row[digit] / max(row.sum(), 1)
+        lines.append(f"{digit:>12} " + "".join(f"{count:>6}" for count in row) + f"   {accuracy:6.2f} %")
+    return "\n".join(lines)
+
+
+def draw_confusion(matrix, title, path):
+    """The matrix as a PNG (log-scaled colours so that the few mistakes show); False without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    figure, axes = plt.subplots(figsize=(7, 6), dpi=90, layout="constrained")
+    image = axes.imshow(np.log1p(matrix), cmap="Blues")
+    for (row, column), count in np.ndenumerate(matrix):
+        if count:
+            axes.text(column, row, str(count), ha="center", va="center", fontsize=8,
+                      color="white" if row == column else "black")
+    axes.set(xlabel="the model said", ylabel="true digit", title=title, xticks=range(10), yticks=range(10))
+    figure.colorbar(image, ax=axes, label="log(1 + count)")
+    with atomic_write(path, "wb") as stream:
+        figure.savefig(stream, format="png")
+    plt.close(figure)
+    return True
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, required=True, help="a kept checkpoint, e.g. "
+                                                                        "experiments/results/checkpoints/tiny8k-s0.npz")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--limit", type=int, help="the first N test images only")
+    parser.add_argument("--png", type=Path, help="where to draw the confusion matrix (default: beside the checkpoint)")
+    parser.add_argument("--no-plots", action="store_true", help="no picture")
+    args = parser.parse_args(argv)
+    try:
+        model, checkpoint = load_model(args.checkpoint)
+        data = load_mnist(args.data_dir)
+    except (tinycnn.CheckpointError, DataError, KeyError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    images, labels = data["test_images"][: args.limit], data["test_labels"][: args.limit]
+    accuracy, correct, total, predictions = evaluate(model, BatchLoader(images, labels, 1000, Normalize()),
+                                                     progress=False, return_predictions=True)
+    matrix = confusion_matrix(labels, predictions)
+    print(f"{args.checkpoint}: {checkpoint['model_name']}, {model.num_parameters():,} parameters, epoch "
+          f"{checkpoint.get('epoch')}")
+    print(f"held-out test accuracy {accuracy:.2f} % ({correct:,} / {total:,})\n")
+    print(format_confusion(matrix))
+    worst = int(np.argmin(np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)))
+    print(f"\nhardest digit: {worst}; most frequent mistake: "
+          + "{} read as {}".format(*np.unravel_index(np.argmax(matrix - np.diag(np.diag(matrix))), matrix.shape)))
+    if not args.no_plots:
+        png = args.png or args.checkpoint.with_suffix(".confusion.png")
+        if draw_confusion(matrix, f"{checkpoint['model_name']}: {accuracy:.2f} % of {total:,} test images", png):
+            print(f"confusion matrix drawn to {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""experiments/tiny.py and experiments/evaluate.py: the small models, a smoke run of each script."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import evaluate
+import harness
+import tiny
+from models import MODELS
+from tinycnn import Tensor
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name, limit", [("tiny8k", 8000), ("tiny5k", 5000), ("tiny2k", 2000)])
+def test_the_small_models_are_under_their_budgets(name, limit):
+    model = MODELS[name]()
+    assert model.num_parameters() < limit
+    assert model(Tensor(np.zeros((2, 1, 28, 28), dtype=np.float32))).shape == (2, 10)
+
+
+def test_every_model_has_three_seeds_on_one_recipe():
+    assert {t.model for t in tiny.TRIALS} == set(tiny.MODEL_NAMES)
+    for trial in tiny.TRIALS:
+        assert trial.epochs <= 15 and trial.val == 5000 and trial.checkpoint and trial.schedule == "onecycle"
+    assert sorted(t.seed for t in tiny.TRIALS if t.model == "tiny8k") == [0, 1, 2]
+
+
+def test_a_smoke_run_keeps_an_epoch_then_evaluate_reads_its_checkpoint(tmp_path, capsys):
+    argv = ["--trial", "tiny8k-s1", "--limit", "512", "--epochs", "2", "--val", "300", "--no-progress", "--no-plots",
+            "--out", str(tmp_path / "tiny8k-s1.json"), "--checkpoints", str(tmp_path / "checkpoints")]
+    assert harness.main("smoke", tiny.TRIALS, argv=argv) == 0
+    record = json.loads((tmp_path / "tiny8k-s1.json").read_text())
+    assert record["params"] == 7_574 and record["val_images"] == 300 and len(record["val_acc_per_epoch"]) == 2
+    assert record["kept_epoch"] in (1, 2) and record["test_total"] == 10_000
+    assert record["test_evaluated"].startswith(f"once, on epoch {record['kept_epoch']}")
+    assert record["test_acc_per_epoch"] == []  # the test set was not looked at while choosing
+    tiny.write_summary(tmp_path)
+    assert "| tiny8k | 7,574 | 1 |" in (tmp_path / "README.md").read_text()
+
+    checkpoint = tmp_path / "checkpoints" / "tiny8k-s1.npz"
+    capsys.readouterr()
+    assert evaluate.main(["--checkpoint", str(checkpoint), "--limit", "300", "--no-plots"]) == 0
+    printed = capsys.readouterr().out
+    assert "held-out test accuracy" in printed and "true \\ said" in printed and printed.count(" %") >= 11
+
+
+def test_evaluate_refuses_a_file_that_is_not_a_kept_checkpoint(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a checkpoint")
+    run = subprocess.run([sys.executable, str(REPO / "experiments" / "evaluate.py"), "--checkpoint", str(bad)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and run.stderr.startswith(f"error: {bad}")
+
+
+def test_confusion_matrix_counts_true_rows_against_predicted_columns():
+    matrix = evaluate.confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2]), classes=3)
+    assert matrix.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]

@@ -1,0 +1,115 @@
+"""Checkpoints without pickle: ``tinycnn.save(obj, path)`` and ``tinycnn.load(path)``.
+
+``obj`` is a state dict (``model.state_dict()``, ``optimizer.state_dict()``,
+``scheduler.state_dict()``) or a dict of them and of plain values (an epoch
+number, a generator's ``bit_generator.state``). It is stored as one ``.npz``
+file: every array under its own name, and a JSON *manifest* that records the
+structure around them (dicts, lists, tuples, numbers, strings, booleans,
+None, and which array goes where). Loading uses ``allow_pickle=False``, so a
+file can only ever give back arrays and those plain values: opening a
+checkpoint cannot run code, unlike ``torch.load`` of a pickle.
+
+The file is written atomically (``tinycnn/files.py``). A file that is
+truncated, is not a ``.npz``, was not written by ``tinycnn.save``, or holds
+pickled objects raises ``CheckpointError`` naming the file and what is
+wrong. The dicts ``load`` returns remember their file (``.source``), so
+``load_state_dict`` errors name it too.
+"""
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from tinycnn.files import atomic_write
+from tinycnn.tensor import Tensor
+
+FORMAT = "tinycnn checkpoint 1"
+MANIFEST = "__manifest__"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read, or a value that cannot be stored."""
+
+
+class StateDict(dict):
+    """A dict read from a checkpoint; ``source`` is the file it came from."""
+
+    source = None
+
+
+def _encode(value, arrays, where):
+    """The manifest node of ``value``, putting its arrays in ``arrays``; ``where`` names it in errors."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, (np.ndarray, np.generic)):
+        if value.dtype.hasobject:
+            raise CheckpointError(f"save: {where} is an array of Python objects, which a checkpoint cannot hold")
+        name = f"array{len(arrays)}"
+        arrays[name] = np.asarray(value)
+        return {"array": name}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                raise CheckpointError(f"save: {where} has the key {key!r}; keys must be strings or ints")
+        return {"dict": [[key, _encode(item, arrays, f"{where}.{key}")] for key, item in value.items()]}
+    if isinstance(value, (list, tuple)):
+        kind = "list" if isinstance(value, list) else "tuple"
+        return {kind: [_encode(item, arrays, f"{where}[{i}]") for i, item in enumerate(value)]}
+    raise CheckpointError(f"save: {where} has type {type(value).__name__}; a checkpoint holds arrays, numbers, "
+                          "strings, booleans, None, and dicts, lists and tuples of them")
+
+
+def _decode(node, arrays, source):
+    if not isinstance(node, dict):
+        return node
+    if "array" in node:
+        return arrays[node["array"]]
+    if "dict" in node:
+        result = StateDict((key, _decode(item, arrays, source)) for key, item in node["dict"])
+        result.source = source
+        return result
+    if "list" in node:
+        return [_decode(item, arrays, source) for item in node["list"]]
+    return tuple(_decode(item, arrays, source) for item in node["tuple"])
+
+
+def save(obj, path):
+    """Write ``obj`` (a state dict, or a dict of them and plain values) to ``path`` as a .npz, atomically."""
+    arrays = {}
+    manifest = {"format": FORMAT, "root": _encode(obj, arrays, "the checkpoint")}
+    with atomic_write(path, "wb") as stream:
+        np.savez(stream, **arrays, **{MANIFEST: np.array(json.dumps(manifest))})
+
+
+def load(path):
+    """Read a checkpoint written by ``save``; raises CheckpointError (naming the file) if it cannot."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise CheckpointError(f"{path}: a single .npy array, not a tinycnn checkpoint")
+            if MANIFEST not in data.files:
+                raise CheckpointError(f"{path}: not a tinycnn checkpoint (a .npz without tinycnn's manifest; it "
+                                      f"holds {', '.join(data.files[:5]) or 'nothing'})")
+            manifest = json.loads(str(data[MANIFEST]))
+            arrays = {name: data[name] for name in data.files if name != MANIFEST}
+    except CheckpointError:
+        raise
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such file") from None
+    except ValueError as error:
+        if "pickle" in str(error):
+            raise CheckpointError(f"{path}: holds pickled Python objects, which tinycnn does not load "
+                                  "(allow_pickle=False); it was not written by tinycnn.save") from None
+        raise CheckpointError(f"{path}: cannot be read as a .npz ({error}); the file is damaged or not a "
+                              "checkpoint") from None
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as error:
+        raise CheckpointError(f"{path}: cannot be read as a .npz ({type(error).__name__}: {error}); the file is "
+                              "truncated or not a checkpoint") from None
+    if manifest.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: written in format {manifest.get('format')!r}; this tinycnn reads {FORMAT!r}")
+    return _decode(manifest["root"], arrays, str(path))
