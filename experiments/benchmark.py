@@ -36,9 +36,10 @@ sys.path.insert(0, str(HERE))
 # Nothing from tinycnn is imported at module level: the PyTorch worker runs
 # PyTorch as a user would, and the tinycnn worker alone calls keep_freed_memory().
 
-MODELS = {  # name: (study iteration, batch size, optimizer)
+MODELS = {  # name: (model, batch size, optimizer)
     "iter4": ("minimal 24,245 params", 1024, "adam lr 0.01 wd 1e-4"),
     "iter1": ("baseline 593,200 params", 512, "sgd lr 0.01 momentum 0.9"),
+    "tiny": ("tiny8k 7,574 params, BatchNorm + dropout", 128, "sgd nesterov lr 0.05 momentum 0.9"),
 }
 
 
@@ -49,18 +50,20 @@ def tinycnn_engine(model_name, threads):
     import numba
 
     import tinycnn.functional as F
-    from models import BaselineNet, MinimalNet
+    from models import MODELS as ENGINE_MODELS
     from tinycnn import Tensor, no_grad, optim
     from tinycnn.memory import keep_freed_memory
 
     keep_freed_memory()  # as the experiment scripts do (tinycnn/memory.py)
     numba.set_num_threads(threads)
     rng = np.random.default_rng(0)
-    model = (MinimalNet if model_name == "iter4" else BaselineNet)(generator=rng)
+    model = ENGINE_MODELS[{"iter4": "minimal", "iter1": "baseline", "tiny": "tiny8k"}[model_name]](generator=rng)
     if model_name == "iter4":
         optimizer = optim.Adam(model.parameters(), lr=0.01, weight_decay=1e-4)
-    else:
+    elif model_name == "iter1":
         optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    else:
+        optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
 
     def train_step(x, y):
         optimizer.zero_grad()
@@ -76,7 +79,7 @@ def tinycnn_engine(model_name, threads):
 
 
 def torch_model(model_name):
-    """The study's model in PyTorch, layer for layer as models.py writes it for tinycnn."""
+    """The model in PyTorch, layer for layer as models.py writes it for tinycnn."""
     import torch
 
     f = torch.nn.functional
@@ -106,7 +109,28 @@ def torch_model(model_name):
             x = f.relu(f.max_pool2d(self.conv4(x), 2))
             return f.log_softmax(self.fc2(f.relu(self.fc1(x.flatten(1)))), dim=1)
 
-    return Minimal() if model_name == "iter4" else Baseline()
+    def block(cin, cout):
+        return [torch.nn.Conv2d(cin, cout, 3, bias=False), torch.nn.BatchNorm2d(cout), torch.nn.ReLU(),
+                torch.nn.Dropout(0.05)]
+
+    class Tiny(torch.nn.Module):
+        """experiments/models.py's TinyNet with tiny8k's widths, layer for layer (and the same state_dict keys)."""
+
+        def __init__(self, widths=(10, 16, 10, 14, 16, 16)):
+            super().__init__()
+            c1, c2, narrow, c3, c4, c5 = widths
+            self.block1, self.block2 = torch.nn.Sequential(*block(1, c1)), torch.nn.Sequential(*block(c1, c2))
+            self.narrow, self.pool = torch.nn.Conv2d(c2, narrow, 1, bias=False), torch.nn.MaxPool2d(2)
+            self.block3, self.block4 = torch.nn.Sequential(*block(narrow, c3)), torch.nn.Sequential(*block(c3, c4))
+            self.block5 = torch.nn.Sequential(*block(c4, c5))
+            self.gap, self.classify = torch.nn.AdaptiveAvgPool2d(1), torch.nn.Conv2d(c5, 10, 1, bias=False)
+
+        def forward(self, x):
+            x = self.pool(self.narrow(self.block2(self.block1(x))))
+            x = self.block5(self.block4(self.block3(x)))
+            return f.log_softmax(self.classify(self.gap(x)).flatten(1), dim=1)
+
+    return {"iter4": Minimal, "iter1": Baseline, "tiny": Tiny}[model_name]()
 
 
 def torch_engine(model_name, threads):
@@ -118,8 +142,10 @@ def torch_engine(model_name, threads):
     model = torch_model(model_name)
     if model_name == "iter4":
         optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=1e-4)
-    else:
+    elif model_name == "iter1":
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
 
     def train_step(x, y):
         optimizer.zero_grad()

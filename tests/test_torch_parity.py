@@ -114,3 +114,25 @@ def test_average_pooling_against_torch(op, args):
     (ours * Tensor(dout)).sum().backward()
     (theirs * torch.tensor(dout)).sum().backward()
     np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_tiny_model_training_step_against_torch():
+    """TinyNet (BatchNorm in training mode; dropout set to 0 in both, since their masks differ): same loss, grads."""
+    from models import TinyNet
+    rng = np.random.default_rng(6)
+    ours = TinyNet(dropout=0.0, generator=rng).to(np.float64)
+    theirs = torch_model("tiny").double()
+    for module in theirs.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    x, y = rng.standard_normal((8, 1, 28, 28)), rng.integers(0, 10, 8)
+    loss = F.nll_loss(ours(Tensor(x)), y)
+    tloss = torch.nn.functional.nll_loss(theirs(torch.tensor(x)), torch.tensor(y))
+    assert loss.item() == pytest.approx(tloss.item(), rel=1e-10)
+    loss.backward()
+    tloss.backward()
+    for (name, p), tp in zip(ours.named_parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-7, atol=1e-10, err_msg=name)
+    for (name, buffer), tbuffer in zip(ours.named_buffers(), theirs.buffers()):
+        np.testing.assert_allclose(buffer, tbuffer.numpy(), rtol=1e-10, err_msg=name)
