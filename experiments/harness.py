@@ -86,6 +86,7 @@ class Trial:
     schedule: str = "study"  # "study": StepLR(15, 0.1) per epoch, as the study's; "onecycle": OneCycleLR per batch
     crop_probability: float = 0.1  # the study's augmentation: centre-crop 22 with this probability,
     degrees: float = 15.0  # then rotation by an angle drawn from [-degrees, degrees]
+    translate: float = 0.0  # then a shift of up to this fraction of the size (ours; the study had none)
     val: int = 0  # training images held out to choose the epoch (the study had none)
     checkpoint: bool = False  # write checkpoints (resume, and the kept epoch's weights)
 
@@ -175,7 +176,14 @@ def split_data(data, trial, limit, split_rng):
 
 def augmentation_text(trial):
     crop = f"centre-crop 22 p={trial.crop_probability:g}, bilinear resize 28, " if trial.crop_probability else ""
-    return f"{crop}rotation U[-{trial.degrees:g},{trial.degrees:g}] deg nearest fill 0, normalise (0.1307, 0.3081)"
+    shift = f" then shift by whole pixels up to {trial.translate:g} of the size," if trial.translate else ""
+    return (f"{crop}rotation U[-{trial.degrees:g},{trial.degrees:g}] deg{shift} nearest fill 0, "
+            "normalise (0.1307, 0.3081)")
+
+
+def make_augment(trial, generator):
+    return Augment(generator=generator, crop_probability=trial.crop_probability, degrees=trial.degrees,
+                   translate=trial.translate)
 
 
 def print_header(trial, params, train_images, model):
@@ -378,7 +386,7 @@ def run_trial(trial, data, args, plots=None):
     params = model.num_parameters()
     print_header(trial, params, train_images, model)
 
-    augment = Augment(generator=train_rng, crop_probability=trial.crop_probability, degrees=trial.degrees)
+    augment = make_augment(trial, train_rng)
     train_loader = BatchLoader(train_images, train_labels, trial.batch_size, augment, shuffle=trial.shuffle,
                                generator=shuffle_rng)
     val_loader = BatchLoader(val_images, val_labels, 1000, Normalize()) if trial.val else None
@@ -391,9 +399,7 @@ def run_trial(trial, data, args, plots=None):
     if progress.kept_state is not None:
         model.load_state_dict(progress.kept_state)  # the test set sees the kept epoch, once
     start = time.perf_counter()
-    metric_loader = BatchLoader(train_images, train_labels, trial.batch_size,
-                                Augment(generator=metric_rng, crop_probability=trial.crop_probability,
-                                        degrees=trial.degrees))
+    metric_loader = BatchLoader(train_images, train_labels, trial.batch_size, make_augment(trial, metric_rng))
     study_metric, test = measure(model, metric_loader, test_loader, not args.no_progress)
     eval_seconds = progress.eval_seconds + time.perf_counter() - start
 
@@ -406,9 +412,7 @@ def run_trial(trial, data, args, plots=None):
         record["checkpoint"] = str(checkpoints.kept.relative_to(REPO) if checkpoints.kept.is_relative_to(REPO)
                                    else checkpoints.kept)
     if plots is not None:
-        plots(record, train_images, train_labels, Augment(generator=np.random.default_rng(trial.seed),
-                                                          crop_probability=trial.crop_probability,
-                                                          degrees=trial.degrees),
+        plots(record, train_images, train_labels, make_augment(trial, np.random.default_rng(trial.seed)),
               data["test_images"], data["test_labels"], test[3])
     return record
 

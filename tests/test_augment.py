@@ -44,6 +44,32 @@ def test_rotation_matches_pil_to_the_pixel(seed):
 
 
 @pytest.mark.parametrize("seed", range(3))
+def test_rotation_and_shift_match_pil_to_the_pixel(seed):
+    rng = np.random.default_rng(seed + 10)
+    for image in images(50, seed):
+        angle, (dx, dy) = rng.uniform(-10, 10), rng.integers(-3, 4, 2)
+        expected = np.asarray(Image.fromarray(image).rotate(angle, Image.NEAREST, translate=(int(dx), int(dy)),
+                                                            fillcolor=0))
+        np.testing.assert_array_equal(rotate_nearest(image, angle, float(dx), float(dy)), expected)
+
+
+def test_a_shift_moves_the_picture_by_whole_pixels():
+    image = np.zeros((28, 28), dtype=np.uint8)
+    image[10, 12] = 255
+    moved = rotate_nearest(image, 0.0, 3.0, -2.0)
+    assert moved[8, 15] == 255 and moved.sum() == 255  # 3 to the right, 2 up
+
+
+def test_translation_draws_whole_pixel_shifts_and_leaves_the_study_transform_alone():
+    batch = images(8, 0)
+    study = Augment(generator=np.random.default_rng(4))(batch)
+    unshifted = Augment(generator=np.random.default_rng(4), translate=0.0)(batch)
+    np.testing.assert_array_equal(study, unshifted)  # translate=0 draws nothing more
+    shifted = Augment(generator=np.random.default_rng(4), translate=0.1)(batch)
+    assert shifted.shape == study.shape and not np.array_equal(shifted, study)
+
+
+@pytest.mark.parametrize("seed", range(3))
 def test_crop_and_resize_match_pil_to_the_pixel(seed):
     for image in images(50, seed):
         crop = np.ascontiguousarray(image[3:25, 3:25])  # torchvision's centre crop of 22 from 28

@@ -8,6 +8,12 @@ The study's training transform (torchvision on PIL 8-bit images), in order:
    centre, nearest neighbour, corners filled with 0;
 4. scale to [0, 1] and normalise with mean 0.1307 and std 0.3081.
 
+``Augment(translate=t)`` adds a shift to step 3 (ours, not the study's):
+after the rotation the image moves by a whole number of pixels drawn from
+[-t * width, t * width] (and likewise down), as torchvision's
+``RandomAffine(translate=(t, t))`` draws it and PIL's
+``rotate(angle, translate=(dx, dy))`` applies it.
+
 Steps 1-3 work on 0-255 integers as PIL does, so the result of each step is
 a whole pixel value. Random draws (which images are cropped, the angles) are
 made in Python from a seeded ``numpy.random.Generator`` and handed to the
@@ -116,15 +122,17 @@ def _fix16(value):
 
 
 @njit(cache=True)
-def rotate_nearest(image, degrees):
-    """Rotate one image counter-clockwise by ``degrees`` about its centre, as PIL's Image.rotate.
+def rotate_nearest(image, degrees, shift_x=0.0, shift_y=0.0):
+    """Rotate one image counter-clockwise by ``degrees`` about its centre, then shift it, as PIL's Image.rotate.
 
     image: (H, W); returns (H, W) of the same dtype.
     Output pixel (x, y) samples the input at its centre (x + 0.5, y + 0.5)
-    turned back by the angle about (W/2, H/2); nearest neighbour takes the
-    pixel that contains that point; points outside the input give 0 (the
-    study's fill). PIL does this in 16.16 fixed point, and so do we, so the
-    results are PIL's to the pixel.
+    moved back by (shift_x, shift_y) and turned back by the angle about
+    (W/2, H/2); nearest neighbour takes the pixel that contains that point;
+    points outside the input give 0 (the study's fill). PIL does this in
+    16.16 fixed point, and so do we, so the results are PIL's
+    (``rotate(degrees, NEAREST, translate=(shift_x, shift_y), fillcolor=0)``)
+    to the pixel.
     """
     H, W = image.shape
     theta = -math.radians(degrees)  # PIL's matrix maps output to input, hence the minus
@@ -133,8 +141,8 @@ def rotate_nearest(image, degrees):
     cx = W / 2.0
     cy = H / 2.0
     # input = A @ (x, y) + offset, with A = [[cos, sin], [-sin, cos]], turning about (cx, cy)
-    offset_x = cx - cos_t * cx - sin_t * cy
-    offset_y = cy + sin_t * cx - cos_t * cy
+    offset_x = cx - cos_t * (cx + shift_x) - sin_t * (cy + shift_y)
+    offset_y = cy + sin_t * (cx + shift_x) - cos_t * (cy + shift_y)
     step_xx, step_xy = _fix16(cos_t), _fix16(sin_t)  # change of input x per output x, per output y
     step_yx, step_yy = _fix16(-sin_t), _fix16(cos_t)
     start_x = _fix16(offset_x + 0.5 * cos_t + 0.5 * sin_t)  # the centre of output pixel (0, 0)
@@ -150,12 +158,13 @@ def rotate_nearest(image, degrees):
 
 
 @njit(parallel=True, cache=True)
-def augment_batch(images, crop, angles, crop_size, mean, std, out):
+def augment_batch(images, crop, angles, shifts, crop_size, mean, std, out):
     """Apply the training transform to a batch, images in parallel.
 
     images: (N, H, W) uint8
     crop:   (N,) bool, True where the image is centre-cropped to crop_size and resized back
     angles: (N,) float64 rotation in degrees
+    shifts: (N, 2) float64 shift in pixels (x, y) after the rotation (zeros for the study's transform)
     out:    (N, 1, H, W) float32 or float64, written in place: (pixel / 255 - mean) / std
     """
     N, H, W = images.shape
@@ -167,7 +176,7 @@ def augment_batch(images, crop, angles, crop_size, mean, std, out):
             picture = resize_bilinear(cropped, H, W)
         else:
             picture = images[n].astype(np.float64)
-        rotated = rotate_nearest(picture, angles[n])
+        rotated = rotate_nearest(picture, angles[n], shifts[n, 0], shifts[n, 1])
         for y in range(H):
             for x in range(W):
                 out[n, 0, y, x] = (rotated[y, x] / 255.0 - mean) / std
@@ -202,8 +211,9 @@ class Augment:
     """
 
     def __init__(self, crop_size=22, crop_probability=0.1, degrees=15.0, mean=MNIST_MEAN, std=MNIST_STD,
-                 generator=None, dtype=np.float32):
+                 generator=None, dtype=np.float32, translate=0.0):
         self.crop_size, self.crop_probability, self.degrees = crop_size, crop_probability, degrees
+        self.translate = translate
         self.mean, self.std, self.dtype = mean, std, dtype
         self.generator = default_generator() if generator is None else generator
 
@@ -211,6 +221,10 @@ class Augment:
         n = images.shape[0]
         crop = self.generator.random(n) < self.crop_probability
         angles = self.generator.uniform(-self.degrees, self.degrees, size=n)
+        shifts = np.zeros((n, 2))
+        if self.translate:  # drawn only when asked, so the study's transform draws what it always drew
+            largest = np.array([self.translate * images.shape[2], self.translate * images.shape[1]])
+            shifts = np.round(self.generator.uniform(-largest, largest, size=(n, 2)))
         out = np.empty((n, 1) + images.shape[1:], dtype=self.dtype)
-        augment_batch(np.ascontiguousarray(images), crop, angles, self.crop_size, self.mean, self.std, out)
+        augment_batch(np.ascontiguousarray(images), crop, angles, shifts, self.crop_size, self.mean, self.std, out)
         return out
