@@ -72,13 +72,17 @@ class MinimalNet(nn.Module):
 
 
 def conv_block(in_channels, out_channels, dropout, generator):
-    """3x3 convolution (no bias: the BatchNorm after it has one), BatchNorm, ReLU, dropout."""
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, bias=False, generator=generator),
-                         nn.BatchNorm2d(out_channels), nn.ReLU(), nn.Dropout(dropout))
+    """3x3 convolution (no bias: the BatchNorm after it has one), BatchNorm, ReLU, and dropout if dropout > 0."""
+    layers = [nn.Conv2d(in_channels, out_channels, 3, bias=False, generator=generator), nn.BatchNorm2d(out_channels),
+              nn.ReLU()]
+    return nn.Sequential(*layers, *([nn.Dropout(dropout)] if dropout else []))
 
 
 class TinyNet(nn.Module):
     """Ours: a small CNN of the kind that reaches 99.4 % on MNIST with a few thousand parameters.
+
+    (experiments/tiny.py trains it without dropout: in our runs dropout 0.05
+    in every block did no better, and cost a tenth of the step.)
 
     28 -> 26 -> 24 (block1, block2), a 1x1 convolution that narrows the
     channels, max-pool 2 -> 12, then 10 -> 8 -> 6 (block3 .. block5), global
@@ -87,7 +91,7 @@ class TinyNet(nn.Module):
     block4 and block5.
     """
 
-    def __init__(self, widths=(10, 16, 10, 14, 16, 16), dropout=0.05, generator=None):
+    def __init__(self, widths=(10, 16, 10, 14, 16, 16), dropout=0.0, generator=None):
         super().__init__()
         c1, c2, narrow, c3, c4, c5 = widths
         self.block1 = conv_block(1, c1, dropout, generator)
