@@ -73,7 +73,7 @@ def fused_pair(forward, backward, n_parts=2):
         options = dict(stride=1, padding=0, relu=True, pool_kernel=pool, pool_stride=pool)
         out, winner = forward(x, w, b, n_parts=n_parts, **options)
         start = time.perf_counter()
-        grads = backward(dout, x, w, out, winner, need_dx=True, n_parts=n_parts, **options)
+        grads = backward(dout, x, w, out, winner, need_dx=True, need_dbias=True, n_parts=n_parts, **options)
         return out, grads, start
     return run
 
@@ -86,7 +86,7 @@ def unfused(x, w, b, dout, pool):
     start = time.perf_counter()
     dactivated = maxpool2d_backward(dout, argmax, conv.shape[2], conv.shape[3])
     dconv = relu_backward(dactivated.reshape(-1), activated.reshape(-1)).reshape(conv.shape)
-    grads = conv2d_backward(dconv, x, w, conv[:0], winner, need_dx=True, n_parts=2, **options)
+    grads = conv2d_backward(dconv, x, w, conv[:0], winner, need_dx=True, need_dbias=True, n_parts=2, **options)
     return out, grads, start
 
 

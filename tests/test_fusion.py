@@ -62,7 +62,7 @@ def test_fused_values_and_gradients_equal_the_unfused_ones(case, relu_first):
         x, w, b = (Tensor(a.copy(), requires_grad=True) for a in arrays)
         with fusion.set_enabled(fused):
             out = layer(x, w, b, stride, padding, relu, pool_kernel, pool_stride, relu_first)
-        assert isinstance(out, fusion.PendingConv2d) == fused  # fused: still one op, not run yet
+        assert isinstance(out, fusion.Pending) == fused  # fused: still one op, not run yet
         (out * Tensor(dout)).sum().backward()
         results.append((out.data, x.grad, w.grad, b.grad))
     for fused_value, unfused_value in zip(*results):
@@ -99,9 +99,9 @@ def test_the_switch_as_a_call_and_as_a_block():
     assert fusion.is_enabled()  # the default (this suite does not set TINYCNN_FUSION)
     x, w = Tensor(np.ones((1, 1, 3, 3))), Tensor(np.ones((1, 1, 2, 2)))
     with fusion.set_enabled(False):
-        assert not fusion.is_enabled() and not isinstance(F.conv2d(x, w), fusion.PendingConv2d)
+        assert not fusion.is_enabled() and not isinstance(F.conv2d(x, w), fusion.Pending)
         with fusion.set_enabled(True):
-            assert isinstance(F.conv2d(x, w), fusion.PendingConv2d)
+            assert isinstance(F.conv2d(x, w), fusion.Pending)
         assert not fusion.is_enabled()
     assert fusion.is_enabled()
     try:
@@ -169,3 +169,32 @@ def test_shape_and_dtype_are_known_before_the_value(fused):
         out = F.max_pool2d(F.relu(F.conv2d(x, w)), 3)
         assert out.shape == (2, 4, 3, 3) and out.dtype == np.float32
         assert out.data.shape == (2, 4, 3, 3) and out.data.dtype == np.float32
+
+
+@given(st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4)), st.booleans(), seeds)
+def test_batch_norm_with_its_relu_joined_equals_the_two_ops(shape, training, seed):
+    if training and shape[0] * shape[2] * shape[3] < 2:
+        shape = (2,) + shape[1:]
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(shape) * 2, rng.standard_normal(shape[1]), rng.standard_normal(shape[1])]
+    statistics = (rng.standard_normal(shape[1]), rng.uniform(0.5, 2, shape[1]))
+    dout = rng.standard_normal(shape)
+    results = []
+    for fused in (True, False):
+        x, w, b = (Tensor(a.copy(), requires_grad=True) for a in arrays)
+        running = tuple(s.copy() for s in statistics)
+        with fusion.set_enabled(fused):
+            out = F.relu(F.batch_norm(x, *running, w, b, training=training))
+        assert isinstance(out, fusion.Pending) == fused
+        (out * Tensor(dout)).sum().backward()
+        results.append((out.data, x.grad, w.grad, b.grad) + running)
+    for fused_value, unfused_value in zip(*results):
+        np.testing.assert_allclose(fused_value, unfused_value, rtol=1e-10, atol=1e-12)
+
+
+@given(st.tuples(st.integers(2, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4)), seeds)
+def test_batch_norm_with_its_relu_joined_against_finite_differences(shape, seed):
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(shape) * 2, rng.standard_normal(shape[1]), rng.standard_normal(shape[1])]
+    check_gradients(lambda x, w, b: F.relu(F.batch_norm(x, None, None, w, b, training=True)), arrays, seed,
+                    rtol=1e-4, atol=1e-6)

@@ -93,11 +93,11 @@ def test_conv2d_matches_naive(dtype, case):
     assert winner.dtype == np.int8 and winner.shape[0] == (x.shape[0] if options["pool_kernel"] else 0)
     dout = rng.standard_normal(out.shape).astype(dtype)
     saved_out = out if options["relu"] else out[:0]  # as Conv2dFunction keeps it: only a ReLU needs the output
-    fast = conv2d_backward(dout, x, w, saved_out, winner, need_dx=True, n_parts=n_parts, **options)
+    fast = conv2d_backward(dout, x, w, saved_out, winner, need_dx=True, need_dbias=True, n_parts=n_parts, **options)
     naive = conv2d_backward_naive(dout, x, w, b, **options)
     for got, expected in zip(fast, naive):
         assert_same(got, expected, dtype)
-    dx_skipped, dweight, _ = conv2d_backward(dout, x, w, saved_out, winner, need_dx=False, n_parts=n_parts,
+    dx_skipped, dweight, _ = conv2d_backward(dout, x, w, saved_out, winner, need_dx=False, need_dbias=True, n_parts=n_parts,
                                              **options)
     assert dx_skipped.shape[0] == 0
     assert_same(dweight, naive[1], dtype)
@@ -121,8 +121,8 @@ def test_conv2d_backward_is_the_same_for_any_split_over_threads(case, n_parts):
     x, w, b, rng = conv_arrays(case, np.float64)
     out, winner = conv2d_forward(x, w, b, n_parts=2, **options)
     dout = rng.standard_normal(out.shape)
-    one_run = conv2d_backward(dout, x, w, out, winner, need_dx=True, n_parts=1, **options)
-    split = conv2d_backward(dout, x, w, out, winner, need_dx=True, n_parts=n_parts, **options)
+    one_run = conv2d_backward(dout, x, w, out, winner, need_dx=True, need_dbias=True, n_parts=1, **options)
+    split = conv2d_backward(dout, x, w, out, winner, need_dx=True, need_dbias=True, n_parts=n_parts, **options)
     for a, c in zip(one_run, split):
         np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
 
@@ -135,9 +135,9 @@ def test_conv2d_backward_repeats_bit_for_bit(n_parts):
     options = dict(stride=1, padding=0, relu=True, pool_kernel=3, pool_stride=3)
     out, winner = conv2d_forward(x, w, np.zeros(8, np.float32), n_parts=n_parts, **options)
     dout = rng.standard_normal(out.shape).astype(np.float32)
-    first = conv2d_backward(dout, x, w, out, winner, need_dx=True, n_parts=n_parts, **options)
+    first = conv2d_backward(dout, x, w, out, winner, need_dx=True, need_dbias=True, n_parts=n_parts, **options)
     for _ in range(3):
-        again = conv2d_backward(dout, x, w, out, winner, need_dx=True, n_parts=n_parts, **options)
+        again = conv2d_backward(dout, x, w, out, winner, need_dx=True, need_dbias=True, n_parts=n_parts, **options)
         for a, c in zip(first, again):
             assert np.array_equal(a, c)
 
@@ -274,21 +274,26 @@ planes = st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 7), st.i
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@given(shape=planes, training=st.booleans(), seed=seeds)
-def test_batchnorm2d_matches_naive(dtype, shape, training, seed):
+@given(shape=planes, training=st.booleans(), relu=st.booleans(), seed=seeds)
+def test_batchnorm2d_matches_naive(dtype, shape, training, relu, seed):
+    """The fast statistics (one pass) and normalisation against the naive ones; the backward as the Function runs it
+    (with a joined ReLU: relu_backward, then the BatchNorm backward) against the naive chain."""
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
     weight, bias = rng.standard_normal(shape[1]).astype(dtype), rng.standard_normal(shape[1]).astype(dtype)
     running_mean, running_var = rng.standard_normal(shape[1]).astype(dtype), rng.uniform(0.5, 2, shape[1]).astype(dtype)
-    naive_out, mean, var = batchnorm2d_forward_naive(x, weight, bias, running_mean, running_var, training, 1e-5)
+    naive_out, mean, var = batchnorm2d_forward_naive(x, weight, bias, running_mean, running_var, training, 1e-5, relu)
     if training:
         fast_mean, fast_var = batchnorm2d_statistics(x)
         assert_same(fast_mean, mean, dtype)
-        assert_same(fast_var, var, dtype)
-    assert_same(batchnorm2d_forward(x, weight, bias, mean, var, 1e-5), naive_out, dtype)
+        np.testing.assert_allclose(fast_var, var, **({"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32
+                                                     else TOLERANCE[dtype]))
+    out = batchnorm2d_forward(x, weight, bias, mean, var, 1e-5, relu)
+    assert_same(out, naive_out, dtype)
     dout = rng.standard_normal(shape).astype(dtype)
-    fast = batchnorm2d_backward(dout, x, weight, mean, var, training, 1e-5)
-    naive = batchnorm2d_backward_naive(dout, x, weight, mean, var, training, 1e-5)
+    masked = relu_backward(dout.ravel(), out.ravel()).reshape(shape) if relu else dout
+    fast = batchnorm2d_backward(masked, x, weight, mean, var, training, 1e-5)
+    naive = batchnorm2d_backward_naive(dout, x, weight, bias, mean, var, training, 1e-5, relu)
     for got, expected in zip(fast, naive):
         np.testing.assert_allclose(got, expected, **({"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32
                                                      else TOLERANCE[dtype]))

@@ -83,6 +83,8 @@ class Conv2dFunction(Function):
     on, a ReLU and a max-pool that follow join it by setting them.
     """
 
+    joins = ("relu", "max_pool2d")  # what tinycnn/fusion.py may fold into it
+
     @staticmethod
     def forward(ctx, x, weight, bias, *, stride, padding, relu=False, pool_kernel=0, pool_stride=0):
         x, weight = _contiguous(x, weight)
@@ -101,7 +103,8 @@ class Conv2dFunction(Function):
         need_dx = ctx.needs_input_grad[0]
         with one_blas_thread():
             dx, dweight, dbias = conv2d_backward(np.ascontiguousarray(dout), x, weight, out, winner, need_dx=need_dx,
-                                                 n_parts=numba.get_num_threads(), **ctx.options)
+                                                 need_dbias=ctx.needs_input_grad[2], n_parts=numba.get_num_threads(),
+                                                 **ctx.options)
         return (dx if need_dx else None), dweight, (dbias if ctx.needs_input_grad[2] else None)
 
 
@@ -139,7 +142,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):
     options = dict(stride=stride, padding=padding)
     if fusion.is_enabled():  # not run yet, so that a ReLU and a max-pool that follow can join it
         shape = (N, F, conv2d_output_size(H, KH, stride, padding), conv2d_output_size(W, KW, stride, padding))
-        return fusion.PendingConv2d(Conv2dFunction, (input, weight, bias), options, shape)
+        return fusion.Pending(Conv2dFunction, (input, weight, bias), options, shape)
     return Conv2dFunction.apply(input, weight, bias, **options)
 
 
@@ -373,28 +376,33 @@ def dropout2d(input, p=0.5, training=True, generator=None):
 
 
 class BatchNormFunction(Function):
-    """Normalise each channel with the statistics given (``mean``, ``var``), then scale and shift.
+    """Normalise each channel with the statistics given (``mean``, ``var``), scale and shift, then ReLU if ``relu``.
 
     ``training`` says whether the statistics were the batch's own, in which
-    case they depend on the input and the backward accounts for it.
+    case they depend on the input and the backward accounts for it. With
+    fusion on, a ReLU that follows joins it by setting ``relu``.
     """
 
+    joins = ("relu",)
+
     @staticmethod
-    def forward(ctx, x, weight, bias, *, mean, var, training, eps):
+    def forward(ctx, x, weight, bias, *, mean, var, training, eps, relu=False):
         x = np.ascontiguousarray(x)
         C = x.shape[1]
         weight = np.ones(C, dtype=x.dtype) if weight is None else np.ascontiguousarray(weight)
         bias = np.zeros(C, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
-        ctx.save_for_backward(x, weight, mean, var)
-        ctx.training, ctx.eps = training, eps
-        return batchnorm2d_forward(x, weight, bias, mean, var, eps)
+        out = batchnorm2d_forward(x, weight, bias, mean, var, eps, relu)
+        ctx.save_for_backward(x, weight, mean, var, out if relu else out[:0])  # the output only for a ReLU's mask
+        ctx.training, ctx.eps, ctx.relu = training, eps, relu
+        return out
 
     @staticmethod
     def backward(ctx, dout):
-        x, weight, mean, var = ctx.saved_tensors
-        dx, dweight, dbias = batchnorm2d_backward(np.ascontiguousarray(dout), x, weight, mean, var, ctx.training,
-                                                  ctx.eps)
-        return dx, dweight, dbias
+        x, weight, mean, var, out = ctx.saved_tensors
+        dout = np.ascontiguousarray(dout)
+        if ctx.relu:  # the joined ReLU's backward first: dout only where out > 0
+            dout = relu_backward(dout.reshape(-1), out.reshape(-1)).reshape(out.shape)
+        return batchnorm2d_backward(dout, x, weight, mean, var, ctx.training, ctx.eps)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
@@ -437,7 +445,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if running[0] is None or running[1] is None:
             raise ValueError(f"{op}: evaluation needs running_mean and running_var")
         mean, var = (r.astype(input.dtype, copy=False) for r in running)
-    return BatchNormFunction.apply(input, weight, bias, mean=mean, var=var, training=bool(training), eps=eps)
+    options = dict(mean=mean, var=var, training=bool(training), eps=eps)
+    if fusion.is_enabled():  # not run yet, so that a ReLU that follows can join it
+        return fusion.Pending(BatchNormFunction, (input, weight, bias), options, input.shape)
+    return BatchNormFunction.apply(input, weight, bias, **options)
 
 
 # ----- log_softmax, nll_loss, cross_entropy -----------------------------------------------

@@ -1,4 +1,4 @@
-"""Fusion: conv2d, then ReLU and max-pool, run as one kernel, with the model's code unchanged.
+"""Fusion: conv2d then ReLU and max-pool, or batch_norm then ReLU, run as one kernel, with the model's code unchanged.
 
 A model written the usual way,
 
@@ -7,14 +7,18 @@ A model written the usual way,
 would run three ops and store, between them, two arrays the size of the conv
 output (for the study's first layer, 16 x 26 x 26 values per image, against
 16 x 13 x 13 after the pool). With fusion on, ``F.conv2d`` returns a
-``PendingConv2d`` instead: a Tensor that knows its shape and dtype but has
+``Pending`` tensor instead: a Tensor that knows its shape and dtype but has
 not been computed. ``F.relu`` and ``F.max_pool2d`` applied to it return a
-new PendingConv2d that includes them. The first time anything reads its
-value (``.data``: the next op, ``.numpy()``, printing, ``backward``), the
-whole chain runs as one ``Conv2dFunction`` with ``relu=True`` and
-``pool_kernel=2``: one conv node in the graph (plus a pass-through
-``_ValueNow`` node for each input, see below), one call of the kernels in
+new Pending that includes them. The first time anything reads its value
+(``.data``: the next op, ``.numpy()``, printing, ``backward``), the whole
+chain runs as one ``Conv2dFunction`` with ``relu=True`` and
+``pool_kernel=2``: one conv node in the graph, one call of the kernels in
 ``kernels/conv2d.py``, and the full-size conv output is never stored.
+
+``F.batch_norm`` does the same with the ReLU that usually follows it: the
+statistics are taken (and the running ones updated) when it is called, and
+the normalisation runs, with the ReLU in the same pass, when the value is
+read. A Function says what may join it in ``joins``.
 
 The values and gradients are the unfused ops' (tests/test_fusion.py checks
 it). If the conv output is also used elsewhere (read before the ReLU joins,
@@ -60,39 +64,42 @@ class set_enabled:
         _enabled = self.previous
 
 
-class _ValueNow(Function):
-    """The identity, recorded: a tensor's value as it is now, with its gradient flowing back to it.
+class _Held(Function):
+    """A tensor's earlier value, with its gradient flowing back to the tensor.
 
-    A PendingConv2d runs later than PyTorch would run the conv, and an
-    optimizer step in between replaces a parameter's array (``p.data = ...``).
-    Holding the arrays as they were when ``F.conv2d`` was called keeps the
-    result what PyTorch's would be.
+    A Pending runs later than PyTorch would run the op. If, in between, a
+    tensor it reads got a new array (an optimizer step replaces a
+    parameter's: ``p.data = ...``), the op must still see the array it was
+    called with, and its gradient must still reach the tensor:
+    ``_Held.apply(tensor, value=earlier_array)`` is that. It is used only
+    then; otherwise the op reads its inputs directly.
     """
 
     @staticmethod
-    def forward(ctx, x):
-        return x
+    def forward(ctx, x, *, value):
+        return value
 
     @staticmethod
     def backward(ctx, dout):
         return dout
 
 
-class PendingConv2d(Tensor):
-    """What ``F.conv2d`` returns while fusion is on: a convolution that runs when its value is first read.
+class Pending(Tensor):
+    """What ``F.conv2d`` and ``F.batch_norm`` return while fusion is on: an op that runs when its value is first read.
 
-    ``function`` is the Function to apply (``F.Conv2dFunction``), ``inputs``
-    its tensors (input, weight, bias or None), ``options`` its keywords
-    (stride, padding, and relu, pool_kernel, pool_stride once joined),
-    ``shape`` the output's shape. The grad mode is the one in force when
-    ``F.conv2d`` was called.
+    ``function`` is the Function to apply (``F.Conv2dFunction``,
+    ``F.BatchNormFunction``), ``inputs`` its tensors (input, weight, bias
+    or None), ``options`` its keywords (for a conv: stride, padding, and
+    relu, pool_kernel, pool_stride once joined), ``shape`` the output's
+    shape. The grad mode is the one in force when the op was called.
     """
 
     def __init__(self, function, inputs, options, shape):
         # Tensor.__init__ is not called: there is no value yet.
         self.function, self.options, self._shape = function, options, shape
-        self.inputs = tuple(None if t is None else _ValueNow.apply(t) for t in inputs)
-        self._dtype = self.inputs[0].dtype
+        self.inputs = inputs
+        self.values = tuple(None if t is None else t.data for t in inputs)  # the arrays as they are now
+        self._dtype = inputs[0].dtype
         self.grad_enabled = is_grad_enabled()
         self.requires_grad = self.grad_enabled and any(t is not None and t.requires_grad for t in self.inputs)
         self.grad, self._ctx, self._value = None, None, None
@@ -101,14 +108,16 @@ class PendingConv2d(Tensor):
     def data(self):
         if self._value is None:
             with set_grad_enabled(self.grad_enabled):
-                result = self.function.apply(*self.inputs, **self.options)
+                inputs = [t if t is None or t.data is value else _Held.apply(t, value=value)
+                          for t, value in zip(self.inputs, self.values)]
+                result = self.function.apply(*inputs, **self.options)
             self._value, self._ctx = result.data, result._ctx
-            self.inputs = None  # the graph node holds what the backward needs
+            self.inputs = self.values = None  # the graph node holds what the backward needs
         return self._value
 
     @data.setter
     def data(self, value):
-        self._value, self.inputs = value, None
+        self._value, self.inputs, self.values = value, None, None
 
     @property
     def shape(self):
@@ -128,20 +137,21 @@ class PendingConv2d(Tensor):
         super().backward(gradient, retain_graph)
 
     def joined(self, shape, **options):
-        """A new PendingConv2d: this one with more options (relu, pool) and the resulting shape."""
+        """A new Pending: this one with more options (relu, pool) and the resulting shape."""
         joined = copy.copy(self)
         joined.options, joined._shape = dict(self.options, **options), shape
         return joined
 
 
-def _joinable(input):
-    """A PendingConv2d not computed yet, made in the grad mode now in force."""
-    return isinstance(input, PendingConv2d) and input.pending and input.grad_enabled == is_grad_enabled()
+def _joinable(input, what):
+    """A Pending not computed yet, made in the grad mode now in force, whose Function takes ``what``."""
+    return (isinstance(input, Pending) and input.pending and input.grad_enabled == is_grad_enabled()
+            and what in input.function.joins)
 
 
 def join_relu(input):
-    """ReLU joined to a pending convolution, or None if ``input`` is not one that can take it."""
-    if not _joinable(input) or input.options.get("relu"):
+    """ReLU joined to a pending convolution or batch norm, or None if ``input`` is not one that can take it."""
+    if not _joinable(input, "relu") or input.options.get("relu"):
         return None
     return input.joined(input.shape, relu=True)
 
@@ -153,7 +163,7 @@ def join_max_pool2d(input, kernel_size, stride):
     is monotonic), so a convolution that already has its ReLU can still take
     the pool.
     """
-    if not _joinable(input) or input.options.get("pool_kernel"):
+    if not _joinable(input, "max_pool2d") or input.options.get("pool_kernel"):
         return None
     N, F, OH, OW = input.shape
     shape = (N, F, maxpool2d_output_size(OH, kernel_size, stride), maxpool2d_output_size(OW, kernel_size, stride))

@@ -246,7 +246,7 @@ def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_str
 
 @njit(parallel=True, cache=True)
 def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_kernel, pool_stride, need_dx,
-                    n_parts):
+                    need_dbias, n_parts):
     """Gradients of ``conv2d_forward``.
 
     dout:   (N, F, PH, PW), C-contiguous
@@ -256,8 +256,10 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
                                so without ReLU it may be any array, e.g. an empty one)
     winner: (N, F, PH, PW)     (cached window places; shape (0, ...) when the forward did not pool)
     need_dx: False skips dx (the first layer needs no gradient for the images)
+    need_dbias: False skips dbias (a conv without bias, such as one before a BatchNorm)
     n_parts: how many runs of images, each with its own partial sums of dweight and dbias (one per thread)
-    returns dx (N, C, H, W) (shape (0, C, H, W) if not needed), dweight (F, C, KH, KW), dbias (F,)
+    returns dx (N, C, H, W) (shape (0, C, H, W) if not needed), dweight (F, C, KH, KW), dbias (F,) (zeros if not
+    needed)
 
     Per image, first the gradient of the (cropped) conv output, dconv (F, RH*RW):
       pool:  forward out[f, i, j] = conv[f, i*pool_stride + a // pool_kernel, j*pool_stride + a % pool_kernel]
@@ -315,7 +317,8 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
                         dconv[f, p] = dout_n[f, p] if (not relu or out_n[f, p] > 0) else 0.0
             im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
             gemm(dconv, False, cols, True, 1.0, dweight_parts[part])  # += dconv @ cols.T
-            gemm(dconv, False, ones, False, 1.0, dbias_parts[part])  # += dconv's row sums
+            if need_dbias:
+                gemm(dconv, False, ones, False, 1.0, dbias_parts[part])  # += dconv's row sums
             if need_dx:
                 gemm(weight_matrix, True, dconv, False, 0.0, dcols)  # dcols = weight_matrix.T @ dconv
                 col2im_add(dcols, KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, dimage=dx[n])
