@@ -247,6 +247,7 @@ def parse_args(argv):
     parser.add_argument("--quick", action="store_true", help="one round, few steps, iter4 model's whole run skipped")
     parser.add_argument("--rounds", type=int, help="rounds of tinycnn/PyTorch turns (default 5, quick 1)")
     parser.add_argument("--engines", default="tinycnn,torch", help="comma-separated: tinycnn, torch")
+    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of {', '.join(MODELS)}")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "benchmark.json")
     parser.add_argument("--worker", choices=["tinycnn", "torch"], help=argparse.SUPPRESS)
@@ -269,11 +270,11 @@ def available_engines(requested):
     return engines, torch.__version__
 
 
-def run_rounds(engines, rounds, threads, steps, warmup):
+def run_rounds(models, engines, rounds, threads, steps, warmup):
     """{model: {engine: [one worker's figures per round]}}, the engines taking turns within each round."""
-    results = {model: {engine: [] for engine in engines} for model in MODELS}
+    results = {model: {engine: [] for engine in engines} for model in models}
     for round_number in range(1, rounds + 1):
-        for model in MODELS:
+        for model in models:
             for engine in engines:
                 results[model][engine].append(call_worker(engine, model, threads, steps, warmup))
                 rate = results[model][engine][-1]["train_samples_per_s"]
@@ -332,18 +333,23 @@ def main(argv=None):
     rounds = args.rounds or (1 if args.quick else 5)
     steps, warmup = (2, 1) if args.quick else (10, 3)
     engines, torch_version = available_engines(args.engines)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        print(f"error: unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}", file=sys.stderr)
+        return 2
     print(f"CPU: {cpu_name()}; {args.threads} threads per engine; {rounds} round(s) of {steps} timed steps "
           f"after {warmup} warm-up steps; engines: {', '.join(engines)}")
-    results = run_rounds(engines, rounds, args.threads, steps, warmup)
+    results = run_rounds(models, engines, rounds, args.threads, steps, warmup)
 
     record = {
         "cpu": cpu_name(), "threads": args.threads, "rounds": rounds, "steps": steps, "warmup": warmup,
         "python": platform.python_version(), "numpy": np.__version__, "torch": torch_version,
         "blas": blas_in_use(), "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         "command": " ".join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:])),
-        "models": {model: summarise_model(results[model], engines) for model in MODELS},
+        "models": {model: summarise_model(results[model], engines) for model in models},
     }
-    rows = [row for model in MODELS for row in model_rows(model, record["models"][model], engines)]
+    rows = [row for model in models for row in model_rows(model, record["models"][model], engines)]
     record["start_up"] = measure_start_up(args.threads, args.quick)
     rows.append(("iter4 model: first training step from an empty Numba cache, s",
                  f"{record['start_up']['cold_seconds']:.1f}", "-", "-"))

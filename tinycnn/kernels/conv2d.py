@@ -181,6 +181,13 @@ def _extent_read_by_pool(size, pooled_size, pool_kernel, pool_stride):
     return (pooled_size - 1) * pool_stride + pool_kernel if pool_kernel > 0 else size
 
 
+@njit(cache=True)
+def _is_its_own_im2col(KH, KW, stride, padding, RH, RW, H, W):
+    """A 1x1 kernel, stride 1, no padding, every position computed: im2col would copy the image as it is,
+    (C, H, W) seen as (C, H*W), so the kernels use the image itself (and, backward, write dx straight)."""
+    return KH == 1 and KW == 1 and stride == 1 and padding == 0 and RH == H and RW == W
+
+
 @njit(parallel=True, cache=True)
 def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride, n_parts):
     """Convolution + bias, then ReLU if ``relu``, then max-pool if ``pool_kernel`` > 0.
@@ -214,14 +221,22 @@ def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_str
     weight_matrix = weight.reshape(F, rows)
     out = np.empty((N, F, PH, PW), dtype=x.dtype)
     winner = np.empty((N if pooled else 0, F, PH, PW), dtype=np.int8)
+    lowered = _is_its_own_im2col(KH, KW, stride, padding, RH, RW, H, W)
+    adds_bias = False
+    for f in range(F):
+        adds_bias = adds_bias or bias[f] != 0  # a conv without bias gets zeros: then nothing to add
     n_parts = max(1, min(N, n_parts))
     for part in prange(n_parts):  # images are independent: each thread writes only its own images' out, winner
-        cols = np.empty((rows, positions), dtype=x.dtype)
+        cols = np.empty((0 if lowered else rows, positions), dtype=x.dtype)
         conv = np.empty((F, positions), dtype=x.dtype)
         for n in range(part * N // n_parts, (part + 1) * N // n_parts):
-            im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
-            gemm(weight_matrix, False, cols, False, 0.0, conv)  # conv = weight_matrix @ cols
+            if lowered:
+                image_cols = x[n].reshape(rows, positions)
+            else:
+                im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
+                image_cols = cols
             if pooled:
+                gemm(weight_matrix, False, image_cols, False, 0.0, conv)  # conv = weight_matrix @ cols
                 for f in range(F):
                     plane = conv[f].reshape(RH, RW)
                     if pool_kernel == 2 and pool_stride == 2:  # the study's pools, as constants the compiler unrolls
@@ -233,14 +248,16 @@ def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_str
                     else:
                         _bias_pool_relu(plane, bias[f], kernel=pool_kernel, stride=pool_stride, relu=relu,
                                         out=out[n, f], winner=winner[n, f])
-            else:
+            else:  # the product goes straight into the output; bias and ReLU, if any, in place
                 out_n = out[n].reshape(F, positions)
-                for f in range(F):
-                    for p in range(positions):
-                        value = conv[f, p] + bias[f]
-                        if relu:
-                            value = 0.0 if value <= 0 else value  # NaN passes through, as in relu.py
-                        out_n[f, p] = value
+                gemm(weight_matrix, False, image_cols, False, 0.0, out_n)
+                if adds_bias or relu:
+                    for f in range(F):
+                        for p in range(positions):
+                            value = out_n[f, p] + bias[f]
+                            if relu:
+                                value = 0.0 if value <= 0 else value  # NaN passes through, as in relu.py
+                            out_n[f, p] = value
     return out, winner
 
 
@@ -295,11 +312,13 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
     # kh*RW + kw (a table, so that the loop below does no integer division)
     place_offsets = np.array([(a // max(1, pool_kernel)) * RW + a % max(1, pool_kernel)
                               for a in range(pool_kernel * pool_kernel)], dtype=np.int64)
+    lowered = _is_its_own_im2col(KH, KW, stride, padding, RH, RW, H, W)
     for part in prange(n_parts):  # each thread: its own run of images, its own buffers and partial sums
-        cols = np.empty((rows, positions), dtype=x.dtype)
-        dcols = np.empty((rows, positions), dtype=x.dtype)
+        cols = np.empty((0 if lowered else rows, positions), dtype=x.dtype)
+        dcols = np.empty((0 if lowered else rows, positions), dtype=x.dtype)
         dconv = np.empty((F, positions), dtype=x.dtype)
         for n in range(part * N // n_parts, (part + 1) * N // n_parts):
+            image_dconv = dconv
             if pooled:
                 dconv[:] = 0.0  # only each window's winner gets a gradient
                 for f in range(F):
@@ -309,18 +328,25 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
                             g = dout[n, f, i, j] if (not relu or out[n, f, i, j] > 0) else 0.0
                             corner = (i * RW + j) * pool_stride
                             dconv[f, corner + place_offsets[winner[n, f, i, j]]] += g
-            else:
-                dout_n = dout[n].reshape(F, positions)
-                out_n = out[n].reshape(F, positions) if relu else dout_n  # out is read only after a ReLU
+            elif relu:
+                dout_n, out_n = dout[n].reshape(F, positions), out[n].reshape(F, positions)
                 for f in range(F):
                     for p in range(positions):
-                        dconv[f, p] = dout_n[f, p] if (not relu or out_n[f, p] > 0) else 0.0
-            im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
-            gemm(dconv, False, cols, True, 1.0, dweight_parts[part])  # += dconv @ cols.T
+                        dconv[f, p] = dout_n[f, p] if out_n[f, p] > 0 else 0.0
+            else:  # the gradient of the conv output is dout itself
+                image_dconv = dout[n].reshape(F, positions)
+            if lowered:
+                image_cols = x[n].reshape(rows, positions)
+            else:
+                im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
+                image_cols = cols
+            gemm(image_dconv, False, image_cols, True, 1.0, dweight_parts[part])  # += dconv @ cols.T
             if need_dbias:
-                gemm(dconv, False, ones, False, 1.0, dbias_parts[part])  # += dconv's row sums
-            if need_dx:
-                gemm(weight_matrix, True, dconv, False, 0.0, dcols)  # dcols = weight_matrix.T @ dconv
+                gemm(image_dconv, False, ones, False, 1.0, dbias_parts[part])  # += dconv's row sums
+            if need_dx and lowered:  # col2im would copy dcols as it is: write them straight into dx[n]
+                gemm(weight_matrix, True, image_dconv, False, 0.0, dx[n].reshape(rows, positions))
+            elif need_dx:
+                gemm(weight_matrix, True, image_dconv, False, 0.0, dcols)  # dcols = weight_matrix.T @ dconv
                 col2im_add(dcols, KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, dimage=dx[n])
     dweight = np.zeros((F, rows), dtype=x.dtype)
     dbias = np.zeros(F, dtype=x.dtype)
