@@ -40,6 +40,7 @@ import numpy as np
 
 import tinycnn
 from tinycnn import optim
+from tinycnn.compile import compiling_notice, warm_up
 from tinycnn.data import Augment, BatchLoader, DataError, Normalize, load_mnist
 from tinycnn.files import write_json
 from tinycnn.kernels.threads import blas_in_use
@@ -187,11 +188,15 @@ def make_augment(trial, generator):
 
 
 def print_header(trial, params, train_images, model):
+    """The trial's line; then its kernels, compiled or loaded before anything is timed (one line if compiling);
+    then the layer table."""
     print(f"\n== trial {trial.id}{' (ours)' if trial.ours else ''}: {trial.model} model, {params:,} parameters, "
           f"batch {trial.batch_size}, {trial.optimizer} lr {trial.lr} momentum {trial.momentum} "
           f"weight decay {trial.weight_decay}, {trial.epochs} epoch(s), shuffle {trial.shuffle}, "
           f"{len(train_images):,} training images"
-          + (f", {trial.val:,} held out for validation" if trial.val else "") + f", seed {trial.seed}")
+          + (f", {trial.val:,} held out for validation" if trial.val else "") + f", seed {trial.seed}", flush=True)
+    with compiling_notice():
+        warm_up(model, (1,) + train_images.shape[1:])
     print(summary(model, (1,) + train_images.shape[1:]))
 
 

@@ -65,8 +65,8 @@ def train_epoch(model, loader, optimizer, epoch=1, progress=True, scheduler=None
     losses, running_accs, correct, seen = [], [], 0, 0
     diverged_at = None
     start = time.perf_counter()
-    bar = tqdm(loader, desc=f"epoch {epoch}", disable=not progress, leave=True, dynamic_ncols=True)
-    for batch_index, (images, labels) in enumerate(bar):
+    bar = tqdm(total=len(loader), desc=f"epoch {epoch}", disable=not progress, leave=True, dynamic_ncols=True)
+    for batch_index, (images, labels) in enumerate(loader):
         optimizer.zero_grad()
         output = model(Tensor(images))
         loss = F.cross_entropy(output, labels)
@@ -83,6 +83,9 @@ def train_epoch(model, loader, optimizer, epoch=1, progress=True, scheduler=None
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
+        if batch_index == 0:  # the rate estimate starts after the first batch, which may have compiled kernels
+            bar.reset(total=len(loader))
+        bar.update(1)
         bar.set_postfix(loss=f"{loss_value:.4f}", acc=f"{100.0 * correct / seen:.2f}%")
     bar.close()
     return {

@@ -1,0 +1,30 @@
+"""python -m tinycnn.compile: the report runs (no timing asserted), and the compile notice shows only when compiling."""
+
+import os
+import subprocess
+import sys
+
+from tinycnn.compile import NOTICE
+
+FIRST_WORDS = NOTICE.split(":")[0]
+
+
+def run(args, cache):
+    return subprocess.run([sys.executable, "-m", "tinycnn.compile"] + args, capture_output=True, text=True,
+                          env=dict(os.environ, NUMBA_CACHE_DIR=str(cache)), timeout=900)
+
+
+def test_the_report_lists_what_compiled(tmp_path):
+    result = run(["--report", "--model", "small"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "kernels.linear.linear_forward" in result.stdout and "signatures" in result.stdout
+    assert "data.augment.augment_batch" in result.stdout and "all " in result.stdout
+    assert not list(tmp_path.rglob("*.nb*"))  # its own temporary cache: nothing compiled into the one given
+
+
+def test_the_notice_shows_on_a_cold_cache_and_not_on_a_warm_one(tmp_path):
+    cold = run(["--model", "small"], tmp_path)
+    assert cold.returncode == 0, cold.stderr[-3000:]
+    assert cold.stdout.count(FIRST_WORDS) == 1 and "compiled in" in cold.stdout
+    warm = run(["--model", "small"], tmp_path)
+    assert warm.returncode == 0 and FIRST_WORDS not in warm.stdout and "compiled in" not in warm.stdout

@@ -1,0 +1,295 @@
+"""Compiling tinycnn's kernels: see what compiles and for how long, pay for it up front, say when it happens.
+
+    python -m tinycnn.compile             # compile every kernel a training step and evaluation use, then exit
+    python -m tinycnn.compile --report    # the same from an empty cache, with a table of what compiled
+
+Numba compiles a kernel the first time it is called with a new signature
+(the dtypes and dimensions of its arguments) and, with ``cache=True``, keeps
+the machine code in ``__pycache__`` so that later processes load it instead.
+So the first run on a machine (a new clone, a new virtual environment, a CI
+job) pays for compiling; every later run starts at once. Editing a kernel's
+file makes Numba compile the kernels of that file again.
+
+- ``warm_up(model)`` runs one training step and one evaluation of a copy of
+  ``model`` on two random images (and the augmentation on two images), so
+  that everything they need is compiled, or loaded from the cache, before
+  training starts. The model, its statistics and every random generator are
+  left as they were. On a machine with two cores or more, when the conv
+  backward is not in the cache yet, a helper process compiles it and the
+  small kernels (linear, ReLU, log-softmax, NLL) while this one compiles the
+  conv forward and the data kernels: Numba compiles one function at a time
+  per process, and the two halves take about as long.
+- ``compiling_notice()`` prints one line the first time Numba starts
+  compiling inside it, and how long it took at the end; on a warm cache it
+  prints nothing.
+- ``compile_events()`` records which kernels compiled, for which
+  signatures, for how long: ``--report`` prints it.
+"""
+
+import argparse
+import contextlib
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numba
+import numpy as np
+from numba.core import event
+
+import tinycnn.functional as F
+from tinycnn import nn, optim
+from tinycnn.data import Augment, Normalize
+from tinycnn.kernels.conv2d import (_bias_pool_relu_2x2, _bias_pool_relu_3x3, _bias_pool_relu_any, conv2d_backward,
+                                    conv2d_forward)
+from tinycnn.kernels.linear import linear_backward, linear_forward
+from tinycnn.kernels.log_softmax import log_softmax_backward, log_softmax_forward
+from tinycnn.kernels.nll import nll_backward, nll_forward
+from tinycnn.kernels.relu import relu_backward, relu_forward
+from tinycnn.random import default_generator
+from tinycnn.tensor import Tensor, no_grad
+
+NOTICE = ("compiling tinycnn's kernels for this machine with Numba: once (later runs load them from its cache, "
+          "see python -m tinycnn.compile); about {estimate} on a 2-core machine ...")
+
+
+class _Notice(event.Listener):
+    """Prints NOTICE when the first compile starts; remembers when, so the end can say how long."""
+
+    def __init__(self, estimate):
+        self.estimate, self.started = estimate, None
+
+    def on_start(self, compile_event):
+        if self.started is None:
+            print(NOTICE.format(estimate=self.estimate), flush=True)
+            self.started = time.perf_counter()
+
+    def on_end(self, compile_event):
+        pass
+
+
+@contextlib.contextmanager
+def compiling_notice(estimate="15 s"):
+    """Within this block, the first compile prints one line saying so; the block's end says how long it took."""
+    notice = _Notice(estimate)
+    with event.install_listener("numba:compile", notice):
+        yield
+    if notice.started is not None:
+        print(f"compiled in {time.perf_counter() - notice.started:.1f} s", flush=True)
+
+
+class _Recorder(event.Listener):
+    def __init__(self):
+        self.stack, self.records = [], []
+
+    def on_start(self, compile_event):
+        self.stack.append((compile_event, time.perf_counter(), 0.0))
+
+    def on_end(self, compile_event):
+        started_event, started, inner = self.stack.pop()
+        total = time.perf_counter() - started
+        if self.stack:  # the caller's own time excludes this nested compile
+            caller = self.stack[-1]
+            self.stack[-1] = (caller[0], caller[1], caller[2] + total)
+        dispatcher = compile_event.data["dispatcher"]
+        self.records.append({"kernel": f"{dispatcher.py_func.__module__}.{dispatcher.py_func.__qualname__}",
+                             "signature": str(compile_event.data["args"]), "seconds": total, "own_seconds": total - inner})
+
+
+@contextlib.contextmanager
+def compile_events():
+    """Record every compile within the block: a list of {kernel, signature, seconds, own_seconds}."""
+    recorder = _Recorder()
+    with event.install_listener("numba:compile", recorder):
+        yield recorder.records
+
+
+def warm_up(model, image_shape=(1, 28, 28), dtype=np.float32, helper=True):
+    """Compile (or load) the kernels of a training step and an evaluation of ``model``, and of the augmentation.
+
+    Runs on a copy of the model and restores tinycnn's default generator,
+    so that nothing a run will compute afterwards changes. With ``helper``,
+    a cold cache is filled by two processes at once (see the module's
+    docstring).
+    """
+    saved = default_generator().bit_generator.state
+    started = _start_helper(dtype) if helper and os.cpu_count() > 1 and not _in_cache(conv2d_backward) else None
+    try:
+        if started is not None:  # this process's half, while the helper does the other
+            compile_conv_forward_and_data(dtype, image_shape)
+            started.wait()  # the helper's kernels are in the cache now: the calls below load them
+        clone = copy.deepcopy(model).train()
+        images = Tensor(np.random.default_rng(0).standard_normal((2,) + tuple(image_shape)).astype(dtype))
+        optimizer = optim.SGD(clone.parameters(), lr=0.0)
+        F.nll_loss(clone(images), np.array([0, 1])).backward()
+        optimizer.step()
+        with no_grad():
+            clone.eval()(images)
+        compile_conv_forward_and_data(dtype, image_shape)  # loaded by now, unless this model has no conv
+    finally:
+        default_generator().bit_generator.state = saved
+        if started is not None and started.poll() is None:
+            started.kill()
+
+
+def _zeros(dtype):
+    return lambda *shape: np.zeros(shape, dtype=dtype)
+
+
+def compile_conv_forward_and_data(dtype, image_shape=(1, 28, 28)):
+    """This process's half of a cold start: the augmentation, then the conv forward (whose pooling helpers the
+    other process compiles first, so that this one finds them in the cache by then)."""
+    pictures = np.zeros((2,) + tuple(image_shape[1:]), dtype=np.uint8)
+    Augment(generator=np.random.default_rng(0), translate=0.1, dtype=dtype)(pictures)
+    zeros = _zeros(dtype)
+    conv2d_forward(zeros(2, 1, 6, 6), zeros(3, 1, 3, 3), zeros(3), stride=1, padding=0, relu=True, pool_kernel=2,
+                   pool_stride=2, n_parts=numba.get_num_threads())
+
+
+def _in_cache(kernel):
+    """Whether Numba's cache holds a compiled version of ``kernel`` for its file as it is now.
+
+    Reads Numba's cache index (an internal of Numba's, so any surprise
+    answers True: no helper, each kernel compiled where it is first used).
+    """
+    try:
+        return bool(kernel._cache._cache_file._load_index())
+    except Exception:  # noqa: BLE001  (Numba's internals moved: behave as if warm)
+        return True
+
+
+def _start_helper(dtype):
+    """``python -m tinycnn.compile --helper DTYPE`` in the background, its output discarded."""
+    return subprocess.Popen([sys.executable, "-m", "tinycnn.compile", "--helper", np.dtype(dtype).name],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def compile_backward(dtype):
+    """The helper's half of a cold start: the conv forward's pooling helpers, normalisation, the conv backward
+    and the small kernels (linear, ReLU, log-softmax, NLL, both ways), each called with arguments of the
+    types the engine passes (so that the other process finds them in the cache), on tiny zero arrays."""
+    zeros = _zeros(dtype)
+    plane, pooled, winner = zeros(4, 4), zeros(2, 2), np.zeros((2, 2), dtype=np.int8)
+    bias, relu = zeros(1)[0], True
+    _bias_pool_relu_2x2(plane, bias, relu, pooled, winner)  # the conv forward's, first: see the other half
+    _bias_pool_relu_3x3(plane, bias, relu, pooled[:1, :1], winner[:1, :1])
+    _bias_pool_relu_any(plane, bias, 2, 2, relu, pooled, winner)
+    Normalize(dtype=dtype)(np.zeros((2, 28, 28), dtype=np.uint8))
+    conv_options = dict(stride=1, padding=0, relu=True, pool_kernel=2, pool_stride=2)
+    conv2d_backward(zeros(2, 3, 2, 2), zeros(2, 1, 6, 6), zeros(3, 1, 3, 3), zeros(2, 3, 2, 2),
+                    np.zeros((2, 3, 2, 2), dtype=np.int8), need_dx=True, need_dbias=True,
+                    n_parts=numba.get_num_threads(), **conv_options)
+    linear_forward(zeros(2, 3), zeros(4, 3), zeros(4))
+    linear_backward(zeros(2, 4), zeros(2, 3), zeros(4, 3))
+    relu_forward(zeros(6))
+    relu_backward(zeros(6), zeros(6))
+    log_softmax_forward(zeros(2, 10))
+    log_softmax_backward(zeros(2, 10), zeros(2, 10))
+    nll_forward(zeros(2, 10), np.zeros(2, dtype=np.int64))
+    nll_backward(1.0, zeros(2, 10), np.zeros(2, dtype=np.int64))
+
+
+def every_op_model():
+    """A small network that uses every op of the engine, so that warming it up compiles every kernel."""
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2),  # conv + ReLU + pool, fused
+        nn.Conv2d(4, 4, 3, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.1),  # plain conv, BN, ReLU alone
+        nn.MaxPool2d(2), nn.Dropout2d(0.1), nn.AvgPool2d(2, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(4, 10), nn.LogSoftmax(dim=1))
+
+
+def small_model():
+    """A linear classifier: few kernels, for a quick look (and the tests)."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10), nn.LogSoftmax(dim=1))
+
+
+BUILT_IN = {"every-op": every_op_model, "small": small_model}
+
+
+def _model(name):
+    if name in BUILT_IN:
+        return BUILT_IN[name]()
+    sys.path.insert(0, os.path.join(os.getcwd(), "experiments"))
+    from models import MODELS  # the experiment scripts' models, when run from the repository
+    return MODELS[name]()
+
+
+def report(records):
+    """The --report table: kernels by their own compile time, with signatures and totals."""
+    lines = [f"{'kernel':<58}{'signatures':>11}{'own s':>8}{'with callees s':>16}"]
+    by_kernel = {}
+    for record in records:
+        entry = by_kernel.setdefault(record["kernel"], {"signatures": set(), "own": 0.0, "total": 0.0})
+        entry["signatures"].add(record["signature"])
+        entry["own"] += record["own_seconds"]
+        entry["total"] += record["seconds"]
+    for kernel, entry in sorted(by_kernel.items(), key=lambda item: -item[1]["own"]):
+        lines.append(f"{kernel.replace('tinycnn.', ''):<58}{len(entry['signatures']):>11}{entry['own']:>8.2f}"
+                     f"{entry['total']:>16.2f}")
+    own_total = sum(entry["own"] for entry in by_kernel.values())
+    lines.append(f"{'all ' + str(len(by_kernel)) + ' kernels':<58}"
+                 f"{sum(len(e['signatures']) for e in by_kernel.values()):>11}{own_total:>8.2f}")
+    return "\n".join(lines)
+
+
+def _measure(model_name, helper):
+    """In this process (whose NUMBA_CACHE_DIR the caller chose): warm up, recording compiles; JSON on stdout."""
+    started = time.perf_counter()
+    with compile_events() as records:
+        warm_up(_model(model_name), helper=helper)
+    print(json.dumps({"records": records, "seconds": time.perf_counter() - started}))
+
+
+def _measure_cold(model_name, helper):
+    """Run _measure in a new process with an empty, temporary Numba cache; its JSON, or None if it failed."""
+    with tempfile.TemporaryDirectory() as cache:
+        run = subprocess.run([sys.executable, "-m", "tinycnn.compile", "--measure", "--model", model_name]
+                             + (["--with-helper"] if helper else []),
+                             env=dict(os.environ, NUMBA_CACHE_DIR=cache), capture_output=True, text=True)
+    if run.returncode != 0:
+        print(run.stderr[-3000:], file=sys.stderr)
+        return None
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tinycnn.compile", description=__doc__.splitlines()[0])
+    parser.add_argument("--report", action="store_true",
+                        help="compile from an empty cache (a temporary one; yours is left alone) and print what "
+                             "compiled, for how many signatures, and how long each took")
+    parser.add_argument("--model", default="every-op",
+                        help="whose training path: every-op (default: every kernel of the engine), small (a linear "
+                             "classifier), or a model of experiments/models.py such as minimal (run from the "
+                             "repository)")
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--helper", help=argparse.SUPPRESS)
+    parser.add_argument("--with-helper", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.helper:
+        compile_backward(np.dtype(args.helper))
+        return 0
+    if args.measure:
+        _measure(args.model, helper=args.with_helper)
+        return 0
+    if not args.report:
+        started = time.perf_counter()
+        with compiling_notice():
+            warm_up(_model(args.model))
+        print(f"tinycnn's kernels are compiled and cached ({time.perf_counter() - started:.1f} s)")
+        return 0
+    one_process = _measure_cold(args.model, helper=False)
+    two_processes = _measure_cold(args.model, helper=True)
+    if one_process is None or two_processes is None:
+        return 1
+    print(f"compiled from an empty cache for the training path of {args.model!r} (float32): "
+          f"{one_process['seconds']:.1f} s in one process; {two_processes['seconds']:.1f} s as warm_up does it, "
+          f"with a helper process on the other core\n")
+    print(report(one_process["records"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
