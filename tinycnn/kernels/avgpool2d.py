@@ -24,6 +24,8 @@ of them receives dout / size (a value in several windows, the sum).
 import numpy as np
 from numba import njit, prange
 
+from tinycnn.kernels.threads import prange_only
+
 
 @njit(cache=True)
 def _bin(index, size, bins):
@@ -108,7 +110,7 @@ def adaptive_avgpool2d_backward_naive(dout, H, W):
 # the kernels the engine runs
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def avgpool2d_forward(x, KH, KW, SH, SW):
     """x: (N, C, H, W) -> out (N, C, OH, OW). Planes over threads."""
     N, C, H, W = x.shape
@@ -127,7 +129,7 @@ def avgpool2d_forward(x, KH, KW, SH, SW):
     return out
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def avgpool2d_backward(dout, KH, KW, SH, SW, H, W):
     """dout: (N, C, OH, OW) -> dx (N, C, H, W). Planes over threads; each thread writes only its planes."""
     N, C, OH, OW = dout.shape
@@ -144,7 +146,7 @@ def avgpool2d_backward(dout, KH, KW, SH, SW, H, W):
     return dx
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def adaptive_avgpool2d_forward(x, OH, OW):
     """x: (N, C, H, W) -> out (N, C, OH, OW). Planes over threads."""
     N, C, H, W = x.shape
@@ -163,7 +165,7 @@ def adaptive_avgpool2d_forward(x, OH, OW):
     return out
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def adaptive_avgpool2d_backward(dout, H, W):
     """dout: (N, C, OH, OW) -> dx (N, C, H, W). Planes over threads."""
     N, C, OH, OW = dout.shape

@@ -37,6 +37,7 @@ import numpy as np
 from numba import njit, prange
 
 from tinycnn.kernels.relu import relu_backward_naive, relu_forward_naive
+from tinycnn.kernels.threads import prange_only
 
 # --------------------------------------------------------------------------------------
 # naive reference
@@ -116,7 +117,7 @@ def batchnorm2d_backward_naive(dout, x, weight, bias, mean, var, training, eps, 
 # the kernels the engine runs
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def batchnorm2d_statistics(x):
     """x: (N, C, H, W) -> mean (C,), var (C,): the batch's, var divided by N*H*W. Channels over threads.
 
@@ -145,7 +146,7 @@ def batchnorm2d_statistics(x):
     return mean, var
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def batchnorm2d_forward(x, weight, bias, mean, var, eps, relu):
     """out = weight * (x - mean) / sqrt(var + eps) + bias, per channel, with the statistics given; then ReLU if relu.
 
@@ -169,7 +170,7 @@ def batchnorm2d_forward(x, weight, bias, mean, var, eps, relu):
     return out
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def batchnorm2d_backward(dout, x, weight, mean, var, training, eps):
     """Gradients of the forward (before any ReLU) with the statistics given: dx (N, C, H, W), dweight (C,), dbias (C,).
 

@@ -39,6 +39,11 @@ _gemm_signature = types.intc(
 )
 _numba_xxgemm = types.ExternalFunction("numba_xxgemm", _gemm_signature)
 
+# What the kernels pass as gemm's transpose flags. NumPy booleans, not Python's True and False: Numba types a
+# literal True or False as a type of its own, so each combination of flags used to compile gemm again (three
+# times in the conv kernels); these are plain booleans to it.
+AS_IS, TRANSPOSED = np.bool_(False), np.bool_(True)
+
 _NO_TRANSPOSE, _TRANSPOSE = ord("n"), ord("t")
 _FLOAT32, _FLOAT64 = ord("s"), ord("d")
 

@@ -39,10 +39,11 @@ no gradient, as in ``relu.py``.
 import numpy as np
 from numba import njit, prange
 
-from tinycnn.kernels.blas import gemm
+from tinycnn.kernels.blas import AS_IS, TRANSPOSED, gemm
 from tinycnn.kernels.im2col import col2im_add, im2col
 from tinycnn.kernels.maxpool2d import maxpool2d_backward_naive, maxpool2d_forward_naive
 from tinycnn.kernels.relu import relu_backward_naive, relu_forward_naive
+from tinycnn.kernels.threads import prange_only
 
 
 def conv2d_output_size(size, kernel, stride, padding):
@@ -168,6 +169,26 @@ def _bias_pool_relu(plane, bias, kernel, stride, relu, out, winner):
             winner[ph, pw] = best_place
 
 
+# The pool of each image's planes, compiled once per window size the study uses, each a small function
+# of its own: inlined into the parallel kernel they cost Numba more to compile, and as calls, per plane,
+# they cost nothing measurable.
+
+
+@njit(cache=True)
+def _bias_pool_relu_2x2(plane, bias, relu, out, winner):
+    _bias_pool_relu(plane, bias, kernel=2, stride=2, relu=relu, out=out, winner=winner)
+
+
+@njit(cache=True)
+def _bias_pool_relu_3x3(plane, bias, relu, out, winner):
+    _bias_pool_relu(plane, bias, kernel=3, stride=3, relu=relu, out=out, winner=winner)
+
+
+@njit(cache=True)
+def _bias_pool_relu_any(plane, bias, kernel, stride, relu, out, winner):
+    _bias_pool_relu(plane, bias, kernel=kernel, stride=stride, relu=relu, out=out, winner=winner)
+
+
 @njit(cache=True)
 def _extent_read_by_pool(size, pooled_size, pool_kernel, pool_stride):
     """How many of the conv output's rows (or columns) the pool reads: RH of OH (or RW of OW).
@@ -188,7 +209,7 @@ def _is_its_own_im2col(KH, KW, stride, padding, RH, RW, H, W):
     return KH == 1 and KW == 1 and stride == 1 and padding == 0 and RH == H and RW == W
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride, n_parts):
     """Convolution + bias, then ReLU if ``relu``, then max-pool if ``pool_kernel`` > 0.
 
@@ -236,21 +257,18 @@ def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_str
                 im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
                 image_cols = cols
             if pooled:
-                gemm(weight_matrix, False, image_cols, False, 0.0, conv)  # conv = weight_matrix @ cols
+                gemm(weight_matrix, AS_IS, image_cols, AS_IS, 0.0, conv)  # conv = weight_matrix @ cols
                 for f in range(F):
                     plane = conv[f].reshape(RH, RW)
                     if pool_kernel == 2 and pool_stride == 2:  # the study's pools, as constants the compiler unrolls
-                        _bias_pool_relu(plane, bias[f], kernel=2, stride=2, relu=relu, out=out[n, f],
-                                        winner=winner[n, f])
+                        _bias_pool_relu_2x2(plane, bias[f], relu, out[n, f], winner[n, f])
                     elif pool_kernel == 3 and pool_stride == 3:
-                        _bias_pool_relu(plane, bias[f], kernel=3, stride=3, relu=relu, out=out[n, f],
-                                        winner=winner[n, f])
+                        _bias_pool_relu_3x3(plane, bias[f], relu, out[n, f], winner[n, f])
                     else:
-                        _bias_pool_relu(plane, bias[f], kernel=pool_kernel, stride=pool_stride, relu=relu,
-                                        out=out[n, f], winner=winner[n, f])
+                        _bias_pool_relu_any(plane, bias[f], pool_kernel, pool_stride, relu, out[n, f], winner[n, f])
             else:  # the product goes straight into the output; bias and ReLU, if any, in place
                 out_n = out[n].reshape(F, positions)
-                gemm(weight_matrix, False, image_cols, False, 0.0, out_n)
+                gemm(weight_matrix, AS_IS, image_cols, AS_IS, 0.0, out_n)
                 if adds_bias or relu:
                     for f in range(F):
                         for p in range(positions):
@@ -261,7 +279,7 @@ def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_str
     return out, winner
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_kernel, pool_stride, need_dx,
                     need_dbias, n_parts):
     """Gradients of ``conv2d_forward``.
@@ -310,8 +328,9 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
     ones = np.ones((positions, 1), dtype=x.dtype)  # dbias = dconv @ ones: a sum over positions, by BLAS
     # where window place a = kh*pool_kernel + kw lies in the flattened (RH, RW) plane, from the window's corner:
     # kh*RW + kw (a table, so that the loop below does no integer division)
-    place_offsets = np.array([(a // max(1, pool_kernel)) * RW + a % max(1, pool_kernel)
-                              for a in range(pool_kernel * pool_kernel)], dtype=np.int64)
+    place_offsets = np.empty(pool_kernel * pool_kernel, dtype=np.int64)
+    for a in range(pool_kernel * pool_kernel):
+        place_offsets[a] = (a // pool_kernel) * RW + a % pool_kernel
     lowered = _is_its_own_im2col(KH, KW, stride, padding, RH, RW, H, W)
     for part in prange(n_parts):  # each thread: its own run of images, its own buffers and partial sums
         cols = np.empty((0 if lowered else rows, positions), dtype=x.dtype)
@@ -340,17 +359,19 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
             else:
                 im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
                 image_cols = cols
-            gemm(image_dconv, False, image_cols, True, 1.0, dweight_parts[part])  # += dconv @ cols.T
+            gemm(image_dconv, AS_IS, image_cols, TRANSPOSED, 1.0, dweight_parts[part])  # += dconv @ cols.T
             if need_dbias:
-                gemm(image_dconv, False, ones, False, 1.0, dbias_parts[part])  # += dconv's row sums
+                gemm(image_dconv, AS_IS, ones, AS_IS, 1.0, dbias_parts[part])  # += dconv's row sums
             if need_dx and lowered:  # col2im would copy dcols as it is: write them straight into dx[n]
-                gemm(weight_matrix, True, image_dconv, False, 0.0, dx[n].reshape(rows, positions))
+                gemm(weight_matrix, TRANSPOSED, image_dconv, AS_IS, 0.0, dx[n].reshape(rows, positions))
             elif need_dx:
-                gemm(weight_matrix, True, image_dconv, False, 0.0, dcols)  # dcols = weight_matrix.T @ dconv
+                gemm(weight_matrix, TRANSPOSED, image_dconv, AS_IS, 0.0, dcols)  # dcols = weight_matrix.T @ dconv
                 col2im_add(dcols, KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, dimage=dx[n])
     dweight = np.zeros((F, rows), dtype=x.dtype)
     dbias = np.zeros(F, dtype=x.dtype)
     for part in range(n_parts):  # a fixed order: the same sums bit for bit on every run
-        dweight += dweight_parts[part]
-        dbias += dbias_parts[part, :, 0]
+        for f in range(F):  # loops rather than array expressions, which cost Numba more to compile
+            dbias[f] += dbias_parts[part, f, 0]
+            for r in range(rows):
+                dweight[f, r] += dweight_parts[part, f, r]
     return dx, dweight.reshape(F, C, KH, KW), dbias

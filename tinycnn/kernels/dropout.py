@@ -26,6 +26,8 @@ whole (n, c) plane of ``group`` = H*W values, which share one number.
 import numpy as np
 from numba import config, njit, prange
 
+from tinycnn.kernels.threads import prange_only
+
 _GOLDEN, _MIX1, _MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
@@ -86,7 +88,7 @@ def dropout_backward_naive(dout, key, p, group):
 # the kernels the engine runs
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def dropout_forward(x, key, p, group):
     """x: (L,) -> out (L,). Each value's unit draws its own number: values over threads, in any order."""
     out = np.empty_like(x)
@@ -96,7 +98,7 @@ def dropout_forward(x, key, p, group):
     return out
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def dropout_backward(dout, key, p, group):
     """dout: (L,) -> dx (L,): the mask recomputed from the key, so the forward stores none."""
     dx = np.empty_like(dout)

@@ -3,11 +3,15 @@
 ``F.linear`` runs ``linear_forward`` / ``linear_backward`` here.
 
 - ``linear_forward_naive`` / ``linear_backward_naive``: triple loops.
-- ``linear_forward`` / ``linear_backward``: the same products through BLAS (np.dot).
+- ``linear_forward`` / ``linear_backward``: the same products through BLAS
+  (``gemm``, as the conv kernels call it: one compiled function for every
+  product, where np.dot compiles a variant for each transposed operand).
 """
 
 import numpy as np
 from numba import njit
+
+from tinycnn.kernels.blas import AS_IS, TRANSPOSED, gemm
 
 
 @njit(cache=True)
@@ -47,9 +51,11 @@ def linear_backward_naive(dout, x, weight):
 @njit(cache=True)
 def linear_forward(x, weight, bias):
     """x: (N, D), weight: (M, D), bias: (M,) -> out: (N, M)."""
-    out = np.dot(x, weight.T)
+    out = np.empty((x.shape[0], weight.shape[0]), dtype=x.dtype)
+    gemm(x, AS_IS, weight, TRANSPOSED, 0.0, out)  # out = x @ weight.T
     for n in range(out.shape[0]):
-        out[n] += bias
+        for m in range(out.shape[1]):  # a loop, not out[n] += bias: same sums, and Numba compiles it in a
+            out[n, m] += bias[m]       # fraction of the time (no shape checks with their error messages)
     return out
 
 
@@ -60,9 +66,12 @@ def linear_backward(dout, x, weight):
     forward: out = x @ weight.T + bias
       => dx = dout @ weight,  dweight = dout.T @ x,  dbias = dout summed over the batch
     """
-    dx = np.dot(dout, weight)
-    dweight = np.dot(dout.T, x)
+    dx = np.empty_like(x)
+    gemm(dout, AS_IS, weight, AS_IS, 0.0, dx)  # dx = dout @ weight
+    dweight = np.empty_like(weight)
+    gemm(dout, TRANSPOSED, x, AS_IS, 0.0, dweight)  # dweight = dout.T @ x
     dbias = np.zeros(weight.shape[0], dtype=x.dtype)
     for n in range(dout.shape[0]):
-        dbias += dout[n]
+        for m in range(dout.shape[1]):
+            dbias[m] += dout[n, m]
     return dx, dweight, dbias

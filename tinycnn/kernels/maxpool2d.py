@@ -22,6 +22,8 @@ the input pixel that won, so the backward only routes ``dout`` back there.
 import numpy as np
 from numba import njit, prange
 
+from tinycnn.kernels.threads import prange_only
+
 
 def maxpool2d_output_size(size, kernel, stride):
     """Output length along one axis, rounded down: floor((size - kernel) / stride) + 1."""
@@ -105,7 +107,7 @@ def _pool_plane(plane, KH, KW, SH, SW, out, argmax):
             argmax[oh, ow] = best_index
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def maxpool2d_forward(x, KH, KW, SH, SW):
     """x: (N, C, H, W) -> out (N, C, OH, OW), argmax (N, C, OH, OW) int64 (cached)."""
     N, C, H, W = x.shape
@@ -119,7 +121,7 @@ def maxpool2d_forward(x, KH, KW, SH, SW):
     return out, argmax
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def maxpool2d_backward(dout, argmax, H, W):
     """dout, argmax: (N, C, OH, OW) -> dx: (N, C, H, W). Parallel over planes (disjoint writes)."""
     N, C, OH, OW = dout.shape

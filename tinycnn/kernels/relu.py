@@ -16,6 +16,8 @@ The backward reads the cached output: out > 0 exactly where x > 0.
 import numpy as np
 from numba import njit, prange
 
+from tinycnn.kernels.threads import prange_only
+
 
 @njit(cache=True)
 def relu_forward_naive(x):
@@ -35,7 +37,7 @@ def relu_backward_naive(dout, out):
     return dx
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def relu_forward(x):
     """x: (L,) -> out: (L,)."""
     out = np.empty_like(x)
@@ -44,7 +46,7 @@ def relu_forward(x):
     return out
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def relu_backward(dout, out):
     """dout: (L,), out: (L,) cached -> dx: (L,)."""
     dx = np.empty_like(dout)
