@@ -28,3 +28,11 @@ def test_the_notice_shows_on_a_cold_cache_and_not_on_a_warm_one(tmp_path):
     assert cold.stdout.count(FIRST_WORDS) == 1 and "compiled in" in cold.stdout
     warm = run(["--model", "small"], tmp_path)
     assert warm.returncode == 0 and FIRST_WORDS not in warm.stdout and "compiled in" not in warm.stdout
+
+
+def test_clear_makes_the_kernels_compile_again(tmp_path):
+    assert run(["--model", "small"], tmp_path).returncode == 0
+    cleared = run(["--clear"], tmp_path)
+    assert cleared.returncode == 0 and "cleared Numba's cache of" in cleared.stdout
+    again = run(["--model", "small"], tmp_path)
+    assert again.returncode == 0 and again.stdout.count(FIRST_WORDS) == 1

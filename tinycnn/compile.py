@@ -2,13 +2,18 @@
 
     python -m tinycnn.compile             # compile every kernel a training step and evaluation use, then exit
     python -m tinycnn.compile --report    # the same from an empty cache, with a table of what compiled
+    python -m tinycnn.compile --clear     # forget every compiled kernel (after editing a helper file: below)
 
 Numba compiles a kernel the first time it is called with a new signature
 (the dtypes and dimensions of its arguments) and, with ``cache=True``, keeps
 the machine code in ``__pycache__`` so that later processes load it instead.
 So the first run on a machine (a new clone, a new virtual environment, a CI
 job) pays for compiling; every later run starts at once. Editing a kernel's
-file makes Numba compile the kernels of that file again.
+file makes Numba compile the kernels of that file again. But Numba checks
+only the file of the kernel it compiled, not the files of the helpers that
+kernel calls: after editing ``im2col.py`` or ``blas.py`` (which the conv
+kernels call), or a naive kernel another file's naive kernel uses, run
+``python -m tinycnn.compile --clear``, or the old machine code keeps running.
 
 - ``warm_up(model)`` runs one training step and one evaluation of a copy of
   ``model`` on two random images (and the augmentation on two images), so
@@ -201,6 +206,24 @@ def every_op_model():
         nn.Linear(4, 10), nn.LogSoftmax(dim=1))
 
 
+def clear():
+    """Empty Numba's cache index of every kernel of tinycnn: each compiles again when next used. Returns the count."""
+    import importlib
+    import pkgutil
+
+    import tinycnn
+    cleared = 0
+    for module_info in pkgutil.walk_packages(tinycnn.__path__, "tinycnn."):
+        module = importlib.import_module(module_info.name)
+        for value in vars(module).values():
+            cache = getattr(value, "_cache", None)
+            if getattr(value, "py_func", None) is not None and getattr(value.py_func, "__module__", None) == \
+                    module.__name__ and hasattr(cache, "flush"):
+                cache.flush()
+                cleared += 1
+    return cleared
+
+
 def small_model():
     """A linear classifier: few kernels, for a quick look (and the tests)."""
     return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10), nn.LogSoftmax(dim=1))
@@ -264,12 +287,17 @@ def main(argv=None):
                         help="whose training path: every-op (default: every kernel of the engine), small (a linear "
                              "classifier), or a model of experiments/models.py such as minimal (run from the "
                              "repository)")
+    parser.add_argument("--clear", action="store_true",
+                        help="forget every compiled kernel of tinycnn, so that each compiles again when next used")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--helper", help=argparse.SUPPRESS)
     parser.add_argument("--with-helper", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.helper:
         compile_backward(np.dtype(args.helper))
+        return 0
+    if args.clear:
+        print(f"cleared Numba's cache of {clear()} tinycnn kernels: each compiles again when next used")
         return 0
     if args.measure:
         _measure(args.model, helper=args.with_helper)

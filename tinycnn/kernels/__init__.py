@@ -25,8 +25,11 @@ modify their inputs (in particular never ``dout``); the helpers inside
 them (``im2col``, ``gemm``, the per-plane and per-row loops) write into the
 buffers they are handed, named ``out``, ``cols``, ``c`` and the like. They are generic over float32 and float64: Numba
 compiles one version per dtype on first use and caches it on disk
-(``cache=True``). Set ``NUMBA_DISABLE_JIT=1`` to run every kernel as
-ordinary Python, e.g. to step through one in a debugger (``gemm`` is then
+(``cache=True``); editing a kernel's file makes its kernels compile again.
+Numba checks only that file, not the files of the helpers a kernel calls:
+after editing ``im2col.py`` or ``blas.py``, run ``python -m tinycnn.compile
+--clear`` (see tinycnn/compile.py). Set ``NUMBA_DISABLE_JIT=1`` to run every
+kernel as ordinary Python, e.g. to step through one in a debugger (``gemm`` is then
 NumPy's ``@``: BLAS's C function can be called only from compiled code).
 
 Shape legend, used in every docstring:
