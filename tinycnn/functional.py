@@ -146,6 +146,21 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):
     return Conv2dFunction.apply(input, weight, bias, **options)
 
 
+def _pool_arguments(op, input, kernel_size, stride):
+    """A pool's checked (kernel_size, stride): a float (N, C, H, W) input, the stride defaulting to the kernel,
+    both >= 1, and a window that fits the input."""
+    _check_floats(op, ("input", input))
+    _check_ndim(op, "input", input, 4, "(N, C, H, W)")
+    kernel_size = _pair(op, "kernel_size", kernel_size)
+    stride = kernel_size if stride is None else _pair(op, "stride", stride)
+    if kernel_size < 1 or stride < 1:
+        raise ValueError(f"{op}: kernel_size and stride must be >= 1, got {kernel_size} and {stride}")
+    H, W = input.shape[2:]
+    if kernel_size > H or kernel_size > W:
+        raise ValueError(f"{op}: kernel {kernel_size}x{kernel_size} is larger than the input {H}x{W} ({input.shape})")
+    return kernel_size, stride
+
+
 # ----- max_pool2d ------------------------------------------------------------------------
 
 
@@ -175,16 +190,7 @@ def max_pool2d(input, kernel_size, stride=None):
         input:  (N, C, H, W)
         output: (N, C, OH, OW), OH = (H - kernel_size) // stride + 1, likewise OW
     """
-    op = "max_pool2d"
-    _check_floats(op, ("input", input))
-    _check_ndim(op, "input", input, 4, "(N, C, H, W)")
-    kernel_size = _pair(op, "kernel_size", kernel_size)
-    stride = kernel_size if stride is None else _pair(op, "stride", stride)
-    if kernel_size < 1 or stride < 1:
-        raise ValueError(f"{op}: kernel_size and stride must be >= 1, got {kernel_size} and {stride}")
-    H, W = input.shape[2:]
-    if kernel_size > H or kernel_size > W:
-        raise ValueError(f"{op}: kernel {kernel_size}x{kernel_size} is larger than the input {H}x{W} ({input.shape})")
+    kernel_size, stride = _pool_arguments("max_pool2d", input, kernel_size, stride)
     joined = fusion.join_max_pool2d(input, kernel_size, stride)
     return joined if joined is not None else MaxPool2dFunction.apply(input, kernel_size=kernel_size, stride=stride)
 
@@ -278,18 +284,9 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0):
         input:  (N, C, H, W)
         output: (N, C, OH, OW), OH = (H - kernel_size) // stride + 1, likewise OW
     """
-    op = "avg_pool2d"
-    _check_floats(op, ("input", input))
-    _check_ndim(op, "input", input, 4, "(N, C, H, W)")
-    kernel_size = _pair(op, "kernel_size", kernel_size)
-    stride = kernel_size if stride is None else _pair(op, "stride", stride)
-    if _pair(op, "padding", padding) != 0:
-        raise ValueError(f"{op}: only padding=0 is supported, got {padding}")
-    if kernel_size < 1 or stride < 1:
-        raise ValueError(f"{op}: kernel_size and stride must be >= 1, got {kernel_size} and {stride}")
-    H, W = input.shape[2:]
-    if kernel_size > H or kernel_size > W:
-        raise ValueError(f"{op}: kernel {kernel_size}x{kernel_size} is larger than the input {H}x{W} ({input.shape})")
+    if _pair("avg_pool2d", "padding", padding) != 0:
+        raise ValueError(f"avg_pool2d: only padding=0 is supported, got {padding}")
+    kernel_size, stride = _pool_arguments("avg_pool2d", input, kernel_size, stride)
     return AvgPool2dFunction.apply(input, kernel_size=kernel_size, stride=stride)
 
 
