@@ -48,6 +48,7 @@ from numba.core import event
 import tinycnn.functional as F
 from tinycnn import nn, optim
 from tinycnn.data import Augment, Normalize
+from tinycnn.data.augment import augment_batch
 from tinycnn.kernels.conv2d import (_bias_pool_relu_2x2, _bias_pool_relu_3x3, _bias_pool_relu_any, conv2d_backward,
                                     conv2d_forward)
 from tinycnn.kernels.linear import linear_backward, linear_forward
@@ -77,7 +78,7 @@ class _Notice(event.Listener):
 
 
 @contextlib.contextmanager
-def compiling_notice(estimate="15 s"):
+def compiling_notice(estimate="10 s"):
     """Within this block, the first compile prints one line saying so; the block's end says how long it took."""
     notice = _Notice(estimate)
     with event.install_listener("numba:compile", notice):
@@ -173,15 +174,20 @@ def _start_helper(dtype):
 
 
 def compile_backward(dtype):
-    """The helper's half of a cold start: the conv forward's pooling helpers, normalisation, the conv backward
-    and the small kernels (linear, ReLU, log-softmax, NLL, both ways), each called with arguments of the
-    types the engine passes (so that the other process finds them in the cache), on tiny zero arrays."""
+    """The helper's half of a cold start: the conv forward's pooling helpers (when the other process has the
+    augmentation to compile first), normalisation, the conv backward and the small kernels (linear, ReLU,
+    log-softmax, NLL, both ways), each called with arguments of the types the engine passes (so that the
+    other process finds them in the cache), on tiny zero arrays."""
     zeros = _zeros(dtype)
-    plane, pooled, winner = zeros(4, 4), zeros(2, 2), np.zeros((2, 2), dtype=np.int8)
-    bias, relu = zeros(1)[0], True
-    _bias_pool_relu_2x2(plane, bias, relu, pooled, winner)  # the conv forward's, first: see the other half
-    _bias_pool_relu_3x3(plane, bias, relu, pooled[:1, :1], winner[:1, :1])
-    _bias_pool_relu_any(plane, bias, 2, 2, relu, pooled, winner)
+    if not _in_cache(augment_batch):
+        # The other process compiles the augmentation first: these are in the cache by the time its conv forward
+        # needs them. With the augmentation cached (after an edit to conv2d.py), it reaches the conv forward at
+        # once and compiles them itself, so this process goes straight to the backward.
+        plane, pooled, winner = zeros(4, 4), zeros(2, 2), np.zeros((2, 2), dtype=np.int8)
+        bias, relu = zeros(1)[0], True
+        _bias_pool_relu_2x2(plane, bias, relu, pooled, winner)
+        _bias_pool_relu_3x3(plane, bias, relu, pooled[:1, :1], winner[:1, :1])
+        _bias_pool_relu_any(plane, bias, 2, 2, relu, pooled, winner)
     Normalize(dtype=dtype)(np.zeros((2, 28, 28), dtype=np.uint8))
     conv_options = dict(stride=1, padding=0, relu=True, pool_kernel=2, pool_stride=2)
     conv2d_backward(zeros(2, 3, 2, 2), zeros(2, 1, 6, 6), zeros(3, 1, 3, 3), zeros(2, 3, 2, 2),
