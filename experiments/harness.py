@@ -53,6 +53,9 @@ from models import MODELS
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO / "data" / "mnist"
 RESULTS_DIR = REPO / "experiments" / "results"
+# Where a run that is not a trial as committed (--limit, --epochs, ... changed) writes by default, so that a smoke
+# run never overwrites the committed records, pictures and checkpoints. Not in git.
+SCRATCH_DIR = RESULTS_DIR / "scratch"
 DEFAULT_SEED = 0
 
 # Every record has these fields; report.py refuses a record without one of them.
@@ -128,9 +131,11 @@ def parse_args(description, trials, argv=None):
     parser.add_argument("--limit", type=int, help="train on the first N training images only (smoke runs)")
     parser.add_argument("--out", type=Path,
                         help="the JSON record's file when one trial runs, the folder for the records when "
-                             "several do (default: experiments/results)")
+                             "several do (default: the script's place in experiments/results; "
+                             "experiments/results/scratch when a flag above changes the trial)")
     parser.add_argument("--checkpoints", type=Path, help="the folder of the checkpoints (default: "
-                                                         "experiments/results/checkpoints, for trials that keep them)")
+                                                         "experiments/results/checkpoints, for trials that keep "
+                                                         "them; under experiments/results/scratch as for --out)")
     parser.add_argument("--resume", action="store_true", help="continue from the last epoch's checkpoint")
     parser.add_argument("--stop-after", type=int, metavar="K", help="stop after epoch K, as an interrupted run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -142,7 +147,19 @@ def parse_args(description, trials, argv=None):
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if args.val is not None and args.val < 0:
         parser.error(f"--val must be >= 0, got {args.val}")
+    args.results_dir = SCRATCH_DIR if changed_settings(args) else RESULTS_DIR
     return args
+
+
+def changed_settings(args):
+    """The flags by which this run differs from the trials as committed (a smoke run, an experiment of one's own)."""
+    changed = [f"--{name.replace('_', '-')}" for name in ("limit", "epochs", "batch_size", "lr", "val")
+               if getattr(args, name) is not None]
+    if args.seed != DEFAULT_SEED:
+        changed.append("--seed")
+    if Path(args.data_dir).resolve() != DEFAULT_DATA_DIR.resolve():
+        changed.append("--data-dir")
+    return changed
 
 
 def with_overrides(trial, args):
@@ -255,7 +272,7 @@ def train(trial, model, loaders, args, train_rng, shuffle_rng):
     optimizer = build_optimizer(trial, model.parameters())
     scheduler, per_batch = build_scheduler(trial, optimizer, len(train_loader))
     generators = (train_rng, shuffle_rng, default_generator())  # augmentation, order, dropout
-    checkpoints = Checkpoints(args.checkpoints or RESULTS_DIR / "checkpoints", trial) if trial.checkpoint else None
+    checkpoints = Checkpoints(args.checkpoints or args.results_dir / "checkpoints", trial) if trial.checkpoint else None
     progress = Progress()
     if args.resume:
         if checkpoints is None or not checkpoints.last.exists():
@@ -432,9 +449,15 @@ def main(description, trials, default_out=None, argv=None):
     """Parse flags, load the data, run the selected trials, write one JSON record each. Returns the exit status.
 
     ``default_out(trial)`` gives a trial's record file when --out is not set
-    (default: experiments/results/<trial id>.json).
+    (default: experiments/results/<trial id>.json). A run with settings of
+    its own (``changed_settings``) writes under experiments/results/scratch/
+    instead, wherever --out and --checkpoints do not say.
     """
     args = parse_args(description, trials, argv)
+    changed = changed_settings(args)
+    if changed and (args.out is None or (args.checkpoints is None and any(t.checkpoint for t in trials))):
+        print(f"this run changes {', '.join(changed)}: its record, pictures and checkpoints go to {SCRATCH_DIR} "
+              f"(where --out and --checkpoints do not say otherwise); the committed results are left as they are")
     keep_freed_memory()  # a training program: reuse freed memory instead of re-faulting it (tinycnn/memory.py)
     selected = [t for t in trials if args.trial in (None, t.id)]
     try:
@@ -446,7 +469,7 @@ def main(description, trials, default_out=None, argv=None):
     plots = None
     if not args.no_plots:
         from plots import trial_figure
-        plots = trial_figure()  # None, with one message, when matplotlib is not installed
+        plots = trial_figure(args.results_dir / "plots")  # None, with one message, without matplotlib
 
     images = min(args.limit or len(data["train_images"]), len(data["train_images"]))
     estimates = [estimate_seconds(dataclasses.replace(t, epochs=args.epochs or t.epochs), images) for t in selected]
@@ -462,6 +485,8 @@ def main(description, trials, default_out=None, argv=None):
             continue
         if args.out is not None:
             out = args.out if len(selected) == 1 else args.out / f"{trial.id}.json"
+        elif changed:
+            out = SCRATCH_DIR / f"{trial.id}.json"
         else:
             out = default_out(trial) if default_out else RESULTS_DIR / f"{trial.id}.json"
         write_json(out, record)

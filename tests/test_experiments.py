@@ -65,6 +65,21 @@ def test_a_short_run_of_each_iteration_writes_a_complete_record(tmp_path, script
     assert record["study_metric_total"] == 512
 
 
+def test_a_smoke_run_without_out_leaves_the_committed_results_alone(tmp_path, monkeypatch, capsys):
+    """--limit (or --epochs, --lr, ...) makes another experiment: its record goes to the scratch folder."""
+    import harness
+    import tiny
+
+    monkeypatch.setattr(harness, "SCRATCH_DIR", tmp_path / "scratch")
+    committed = {path: path.stat().st_mtime_ns for path in harness.RESULTS_DIR.rglob("*") if path.is_file()}
+    argv = ["--trial", "tiny2k-s0", "--limit", "256", "--epochs", "1", "--val", "100", "--no-progress", "--no-plots"]
+    assert harness.main("smoke", tiny.TRIALS, argv=argv) == 0
+    assert "this run changes --limit, --epochs, --val" in capsys.readouterr().out
+    assert json.loads((tmp_path / "scratch" / "tiny2k-s0.json").read_text())["train_images"] == 256
+    assert (tmp_path / "scratch" / "checkpoints" / "tiny2k-s0.npz").exists()
+    assert {path: path.stat().st_mtime_ns for path in committed} == committed
+
+
 def test_a_diverging_run_is_recorded_not_hidden(tmp_path):
     out = tmp_path / "1a.json"
     run = subprocess.run([sys.executable, str(REPO / "experiments" / "iter1.py"), "--trial", "1a", "--lr", "1e12",
