@@ -27,11 +27,15 @@ from models import MODELS
 
 def load_model(path):
     """The model a kept checkpoint holds, in evaluation mode, and the checkpoint itself."""
+    path = Path(path)
     checkpoint = tinycnn.load(path)
     name = checkpoint.get("model_name") if isinstance(checkpoint, dict) else None
     if name not in MODELS:
-        raise tinycnn.CheckpointError(f"{path}: not a kept model checkpoint (it names no model of "
-                                      f"experiments/models.py: {name!r})")
+        named = f"its model_name {name!r} is not one of them" if name else "it names none"
+        hint = (f"; {path.name} is a run's resume checkpoint: evaluate its kept one, "
+                f"{path.name.replace('.last.npz', '.npz')}" if path.name.endswith(".last.npz") else "")
+        raise tinycnn.CheckpointError(f"{path}: not a kept model checkpoint (those name a model of "
+                                      f"experiments/models.py; {named}){hint}")
     model = MODELS[name]()
     model.load_state_dict(checkpoint["model"])
     return model.eval(), checkpoint

@@ -98,8 +98,15 @@ def test_a_foreign_or_pickled_file_is_refused(tmp_path):
     with pytest.raises(tinycnn.CheckpointError, match="holds pickled Python objects, which tinycnn does not load"):
         tinycnn.load(pickled)
     (tmp_path / "text.npz").write_text("not a zip")
-    with pytest.raises(tinycnn.CheckpointError, match="text.npz"):
+    with pytest.raises(tinycnn.CheckpointError, match=r"text.npz: not a \.npz file \(it starts with the bytes"):
         tinycnn.load(tmp_path / "text.npz")
+    import pickle
+    (tmp_path / "plain.pkl").write_bytes(pickle.dumps({"model": {}}))
+    with pytest.raises(tinycnn.CheckpointError, match="plain.pkl: holds pickled Python objects"):
+        tinycnn.load(tmp_path / "plain.pkl")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    with pytest.raises(tinycnn.CheckpointError, match="empty.npz: an empty file"):
+        tinycnn.load(tmp_path / "empty.npz")
 
 
 def test_a_state_of_another_shape_names_the_file_and_the_parameter(tmp_path):

@@ -85,9 +85,33 @@ def save(obj, path):
         np.savez(stream, **arrays, **{MANIFEST: np.array(json.dumps(manifest))})
 
 
+ZIP_MAGIC, NPY_MAGIC, PICKLE_PROTOCOL_BYTE = b"PK\x03\x04", b"\x93NUMPY", b"\x80"
+
+
+def _check_kind(path):
+    """Refuse, by its first bytes, a file that is not a .npz at all (np.load would take it for a pickle)."""
+    try:
+        with open(path, "rb") as stream:
+            start = stream.read(6)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such file") from None
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot be read ({error.strerror})") from None
+    if start.startswith(ZIP_MAGIC) or start.startswith(NPY_MAGIC):
+        return
+    if not start:
+        raise CheckpointError(f"{path}: an empty file, not a checkpoint")
+    if start.startswith(PICKLE_PROTOCOL_BYTE):
+        raise CheckpointError(f"{path}: holds pickled Python objects, which tinycnn does not load "
+                              "(allow_pickle=False); it was not written by tinycnn.save")
+    raise CheckpointError(f"{path}: not a .npz file (it starts with the bytes {start!r}); tinycnn.save writes "
+                          ".npz checkpoints")
+
+
 def load(path):
     """Read a checkpoint written by ``save``; raises CheckpointError (naming the file) if it cannot."""
     path = Path(path)
+    _check_kind(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             if not hasattr(data, "files"):
