@@ -41,12 +41,18 @@ def test_load_state_dict_names_missing_unexpected_and_misshapen_keys():
     state = net.state_dict()
     del state["fc2.bias"]
     state["fc3.weight"] = np.zeros(1)
-    with pytest.raises(KeyError, match=r"missing keys \['fc2.bias'\], unexpected keys \['fc3.weight'\]"):
+    with pytest.raises(KeyError, match=r"missing keys: fc2.bias; unexpected keys: fc3.weight \(strict=False"):
         net.load_state_dict(state)
+    before = net.fc1.weight.data.copy()
+    state["fc1.weight"] = before + 1.0
+    assert net.load_state_dict(state, strict=False) == (["fc2.bias"], ["fc3.weight"])  # as PyTorch: the rest loads
+    np.testing.assert_array_equal(net.fc1.weight.data, before + 1.0)
     state = net.state_dict()
     state["conv1.weight"] = np.zeros((16, 1, 5, 5))
-    with pytest.raises(ValueError, match=r"conv1.weight has shape \(16, 1, 5, 5\), the model expects \(16, 1, 3, 3\)"):
-        net.load_state_dict(state)
+    state["fc2.bias"] = np.zeros(3)
+    with pytest.raises(ValueError, match=r"conv1.weight has shape \(16, 1, 5, 5\), the model expects \(16, 1, 3, 3\); "
+                                         r"fc2.bias has shape \(3,\), the model expects \(10,\)"):
+        net.load_state_dict(state, strict=False)  # a wrong shape is an error either way, and every one is named
 
 
 def test_default_init_is_uniform_within_one_over_sqrt_fan_in():

@@ -129,31 +129,37 @@ class Module:
             state[key] = (value.data if isinstance(value, Parameter) else value).copy()
         return state
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state, strict=True):
         """Copy arrays into the existing parameters and buffers (keeping their dtype).
 
-        Every parameter and buffer must be given, with its shape, and nothing
-        else: a missing, unexpected or wrongly shaped key is an error that
-        names it (and the file it came from, when ``state`` was loaded by
-        ``tinycnn.load``).
+        As in PyTorch: with ``strict`` (the default) every parameter and
+        buffer must be given and nothing else; with ``strict=False`` missing
+        and unexpected keys are skipped, and returned as (missing, unexpected).
+        A wrongly shaped array is an error either way. Errors list every key
+        at fault (and the file the state came from, when ``state`` was loaded
+        by ``tinycnn.load``), and nothing is copied unless all is well.
         """
         entries = {key: (module, name) for key, module, name in self._state_entries()}
         source = f" (from {state.source})" if getattr(state, "source", None) else ""
         missing = sorted(set(entries) - set(state))
         unexpected = sorted(set(state) - set(entries))
-        if missing or unexpected:
-            raise KeyError(f"load_state_dict{source}: missing keys {missing}, unexpected keys {unexpected}")
-        for key, (module, name) in entries.items():
-            value, current = np.asarray(state[key]), getattr(module, name)
-            if value.shape != current.shape:
-                raise ValueError(f"load_state_dict{source}: {key} has shape {value.shape}, the model expects "
-                                 f"{current.shape}")
-        for key, (module, name) in entries.items():
+        if strict and (missing or unexpected):
+            problems = [f"{label} {', '.join(keys)}" for label, keys in (("missing keys:", missing),
+                                                                         ("unexpected keys:", unexpected)) if keys]
+            raise StateDictKeyError(f"load_state_dict{source}: {'; '.join(problems)} (strict=False loads the keys "
+                                    f"that match)")
+        present = {key: entry for key, entry in entries.items() if key in state}
+        misshapen = [f"{key} has shape {np.shape(state[key])}, the model expects {getattr(module, name).shape}"
+                     for key, (module, name) in present.items() if np.shape(state[key]) != getattr(module, name).shape]
+        if misshapen:
+            raise ValueError(f"load_state_dict{source}: {'; '.join(misshapen)}")
+        for key, (module, name) in present.items():
             current = getattr(module, name)
             if isinstance(current, Parameter):
                 current.data = np.array(state[key], dtype=current.dtype)
             else:
                 setattr(module, name, np.array(state[key], dtype=current.dtype))
+        return missing, unexpected
 
     def __repr__(self):
         lines = [f"{type(self).__name__}("]
@@ -164,6 +170,13 @@ class Module:
 
     def extra_repr(self):
         return ""
+
+
+class StateDictKeyError(KeyError):
+    """A state dict's keys do not match the model's. A KeyError whose message prints as written."""
+
+    def __str__(self):
+        return str(self.args[0])
 
 
 def _uniform(shape, bound, generator, dtype):
