@@ -64,9 +64,12 @@ def blas_in_use():
 
     float32 results move with the kernel BLAS picks for the CPU (its sums run
     in another order), so a record of a run names it. OpenBLAS chooses by
-    itself unless ``OPENBLAS_CORETYPE`` says otherwise.
+    itself unless ``OPENBLAS_CORETYPE`` says otherwise. Sorted by file, so
+    that two records of the same machine compare equal (the libraries are
+    found in whatever order they were loaded).
     """
     from threadpoolctl import threadpool_info
 
-    return [{key: info.get(key) for key in ("internal_api", "version", "architecture", "num_threads", "filepath")}
-            for info in threadpool_info() if info.get("user_api") == "blas"]
+    libraries = [{key: info.get(key) for key in ("internal_api", "version", "architecture", "num_threads", "filepath")}
+                 for info in threadpool_info() if info.get("user_api") == "blas"]
+    return sorted(libraries, key=lambda library: str(library["filepath"]))
