@@ -147,7 +147,7 @@ def parse_args(description, trials, argv=None):
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if args.val is not None and args.val < 0:
         parser.error(f"--val must be >= 0, got {args.val}")
-    args.results_dir = SCRATCH_DIR if changed_settings(args) else RESULTS_DIR
+    args.changed = changed_settings(args)
     return args
 
 
@@ -160,6 +160,11 @@ def changed_settings(args):
     if Path(args.data_dir).resolve() != DEFAULT_DATA_DIR.resolve():
         changed.append("--data-dir")
     return changed
+
+
+def results_dir(args):
+    """The folder a run's record, pictures and checkpoints go to when no flag places them."""
+    return SCRATCH_DIR if args.changed else RESULTS_DIR
 
 
 def with_overrides(trial, args):
@@ -272,7 +277,7 @@ def train(trial, model, loaders, args, train_rng, shuffle_rng):
     optimizer = build_optimizer(trial, model.parameters())
     scheduler, per_batch = build_scheduler(trial, optimizer, len(train_loader))
     generators = (train_rng, shuffle_rng, default_generator())  # augmentation, order, dropout
-    checkpoints = Checkpoints(args.checkpoints or args.results_dir / "checkpoints", trial) if trial.checkpoint else None
+    checkpoints = Checkpoints(args.checkpoints or results_dir(args) / "checkpoints", trial) if trial.checkpoint else None
     progress = Progress()
     if args.resume:
         if checkpoints is None or not checkpoints.last.exists():
@@ -454,9 +459,10 @@ def main(description, trials, default_out=None, argv=None):
     instead, wherever --out and --checkpoints do not say.
     """
     args = parse_args(description, trials, argv)
-    changed = changed_settings(args)
-    if changed and (args.out is None or (args.checkpoints is None and any(t.checkpoint for t in trials))):
-        print(f"this run changes {', '.join(changed)}: its record, pictures and checkpoints go to {SCRATCH_DIR} "
+    placed_by_flags = (args.out is not None and args.no_plots
+                       and (args.checkpoints is not None or not any(t.checkpoint for t in trials)))
+    if args.changed and not placed_by_flags:
+        print(f"this run changes {', '.join(args.changed)}: its record, pictures and checkpoints go to {SCRATCH_DIR} "
               f"(where --out and --checkpoints do not say otherwise); the committed results are left as they are")
     keep_freed_memory()  # a training program: reuse freed memory instead of re-faulting it (tinycnn/memory.py)
     selected = [t for t in trials if args.trial in (None, t.id)]
@@ -469,7 +475,7 @@ def main(description, trials, default_out=None, argv=None):
     plots = None
     if not args.no_plots:
         from plots import trial_figure
-        plots = trial_figure(args.results_dir / "plots")  # None, with one message, without matplotlib
+        plots = trial_figure(results_dir(args) / "plots")  # None, with one message, without matplotlib
 
     images = min(args.limit or len(data["train_images"]), len(data["train_images"]))
     estimates = [estimate_seconds(dataclasses.replace(t, epochs=args.epochs or t.epochs), images) for t in selected]
@@ -485,7 +491,7 @@ def main(description, trials, default_out=None, argv=None):
             continue
         if args.out is not None:
             out = args.out if len(selected) == 1 else args.out / f"{trial.id}.json"
-        elif changed:
+        elif args.changed:
             out = SCRATCH_DIR / f"{trial.id}.json"
         else:
             out = default_out(trial) if default_out else RESULTS_DIR / f"{trial.id}.json"

@@ -340,8 +340,10 @@ class DropoutFunction(Function):
         return dropout_backward(np.ascontiguousarray(dout).reshape(-1), ctx.key, ctx.p, ctx.group).reshape(dout.shape)
 
 
-def _dropout(op, input, p, training, generator, group_of):
+def _dropout(op, input, p, training, generator, group_of, four_d=False):
     _check_floats(op, ("input", input))
+    if four_d:
+        _check_ndim(op, "input", input, 4, "(N, C, H, W)")
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"{op}: p is a probability and must lie in [0, 1], got {p}")
     if not training or p == 0.0:
@@ -365,8 +367,7 @@ def dropout2d(input, p=0.5, training=True, generator=None):
 
     Shape: input (N, C, H, W), output the same; each (n, c) plane is kept or zeroed as a whole.
     """
-    _check_ndim("dropout2d", "input", input, 4, "(N, C, H, W)") if isinstance(input, Tensor) else None
-    return _dropout("dropout2d", input, p, training, generator, lambda shape: shape[2] * shape[3])
+    return _dropout("dropout2d", input, p, training, generator, lambda shape: shape[2] * shape[3], four_d=True)
 
 
 # ----- batch_norm -------------------------------------------------------------------------

@@ -123,8 +123,6 @@ def load(path):
             arrays = {name: data[name] for name in data.files if name != MANIFEST}
     except CheckpointError:
         raise
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such file") from None
     except ValueError as error:
         if "pickle" in str(error):
             raise CheckpointError(f"{path}: holds pickled Python objects, which tinycnn does not load "
