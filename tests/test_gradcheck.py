@@ -1,7 +1,7 @@
 """Every differentiable op against central finite differences, in float64, on hypothesis-drawn inputs."""
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import tinycnn.functional as F
@@ -25,6 +25,8 @@ def conv_cases(draw):
     return (N, C, H, W), (Fo, C, KH, KW), stride, padding, draw(st.booleans()), draw(seeds)
 
 
+@example(((2, 3, 4, 5), (2, 3, 1, 1), 1, 0, False, 0))  # 1x1, stride 1, no padding, no bias: the image is its
+@example(((1, 2, 3, 3), (3, 2, 1, 1), 1, 0, True, 1))   # own im2col columns; dx straight from the product
 @given(conv_cases())
 def test_conv2d_gradients(case):
     x_shape, w_shape, stride, padding, with_bias, seed = case

@@ -75,6 +75,10 @@ UNREAD_BY_2X2_POOL = conv_case((2, 2, 9, 9), (3, 2, 3, 3), relu=True, pool_kerne
 UNREAD_BY_3X3_POOL = conv_case((1, 2, 12, 12), (3, 2, 3, 3), relu=True, pool_kernel=3, pool_stride=3)  # 10x10: 9x9
 STUDY_LAST_POOL = conv_case((2, 4, 13, 13), (5, 4, 3, 3), relu=True, pool_kernel=3, pool_stride=3, n_parts=3)
 TIES_AND_ZEROS = conv_case((3, 2, 8, 8), (4, 2, 3, 3), relu=True, pool_kernel=2, pool_stride=2, integers=True)
+# A 1x1 kernel with stride 1 and no padding: the image is its own im2col columns (and the backward writes dx
+# straight from the product), without a ReLU dout itself is the conv output's gradient, and with one it is masked.
+ONE_BY_ONE = conv_case((2, 3, 5, 4), (4, 3, 1, 1))
+ONE_BY_ONE_RELU = conv_case((3, 2, 4, 4), (3, 2, 1, 1), relu=True, n_parts=3)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -83,6 +87,8 @@ TIES_AND_ZEROS = conv_case((3, 2, 8, 8), (4, 2, 3, 3), relu=True, pool_kernel=2,
 @example(case=UNREAD_BY_3X3_POOL)
 @example(case=STUDY_LAST_POOL)
 @example(case=TIES_AND_ZEROS)
+@example(case=ONE_BY_ONE)
+@example(case=ONE_BY_ONE_RELU)
 @given(case=conv_cases())
 def test_conv2d_matches_naive(dtype, case):
     """The fast pair against the definition and the chain rule through the naive ReLU and pool, in both dtypes."""
@@ -101,6 +107,17 @@ def test_conv2d_matches_naive(dtype, case):
                                              **options)
     assert dx_skipped.shape[0] == 0
     assert_same(dweight, naive[1], dtype)
+    # a conv without bias (one before a BatchNorm): zeros as its bias, and no bias gradient asked for
+    zeros = np.zeros_like(b)
+    out, winner = conv2d_forward(x, w, zeros, n_parts=n_parts, **options)
+    assert_same(out, conv2d_forward_naive(x, w, zeros, **options), dtype)
+    saved_out = out if options["relu"] else out[:0]
+    dx, dweight, dbias = conv2d_backward(dout, x, w, saved_out, winner, need_dx=True, need_dbias=False,
+                                         n_parts=n_parts, **options)
+    naive = conv2d_backward_naive(dout, x, w, zeros, **options)
+    assert_same(dx, naive[0], dtype)
+    assert_same(dweight, naive[1], dtype)
+    assert not dbias.any()
 
 
 @given(conv_cases(), st.integers(1, 5))
