@@ -397,10 +397,9 @@ class BatchNormFunction(Function):
     @staticmethod
     def backward(ctx, dout):
         x, weight, mean, var, out = ctx.saved_tensors
-        dout = np.ascontiguousarray(dout)
-        if ctx.relu:  # the joined ReLU's backward first: dout only where out > 0
-            dout = relu_backward(dout.reshape(-1), out.reshape(-1)).reshape(out.shape)
-        return batchnorm2d_backward(dout, x, weight, mean, var, ctx.training, ctx.eps)
+        # with a joined ReLU, the kernel lets dout through only where out > 0
+        return batchnorm2d_backward(np.ascontiguousarray(dout), x, out, weight, mean, var, ctx.training, ctx.eps,
+                                    ctx.relu)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
