@@ -303,6 +303,13 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
     then the convolution's, from the forward's product conv = weight_matrix @ cols + bias:
       dweight_matrix += dconv @ cols.T     dbias += dconv summed over positions
       dcols = weight_matrix.T @ dconv, then col2im adds dcols onto dx[n]
+    The first product is asked of BLAS transposed, dweight_matrix.T += cols @ dconv.T,
+    into (rows, F) partial sums: the same sums, and OpenBLAS runs this
+    orientation faster on these shapes (a small result whose long side,
+    C*KH*KW, comes first). On the tiny model's block2 (F=16, C*KH*KW=90,
+    576 positions) one product took 23 microseconds against 29; the
+    backward of the study's minimal model's conv2 at batch 1024, 12.7 ms
+    against 14.1.
     dx[n] depends on image n alone, so images run in parallel. dweight and
     dbias sum over all images: each thread adds into its own partial sums (a
     shared ``+=`` from several threads would lose updates), with BLAS adding
@@ -322,7 +329,7 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
     positions = RH * RW
     weight_matrix = weight.reshape(F, rows)
     n_parts = max(1, min(N, n_parts))
-    dweight_parts = np.zeros((n_parts, F, rows), dtype=x.dtype)
+    dweight_parts = np.zeros((n_parts, rows, F), dtype=x.dtype)  # transposed: see the docstring
     dbias_parts = np.zeros((n_parts, F, 1), dtype=x.dtype)
     dx = np.zeros((N, C, H, W), dtype=x.dtype) if need_dx else np.zeros((0, C, H, W), dtype=x.dtype)
     ones = np.ones((positions, 1), dtype=x.dtype)  # dbias = dconv @ ones: a sum over positions, by BLAS
@@ -359,7 +366,7 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
             else:
                 im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
                 image_cols = cols
-            gemm(image_dconv, AS_IS, image_cols, TRANSPOSED, 1.0, dweight_parts[part])  # += dconv @ cols.T
+            gemm(image_cols, AS_IS, image_dconv, TRANSPOSED, 1.0, dweight_parts[part])  # += cols @ dconv.T
             if need_dbias:
                 gemm(image_dconv, AS_IS, ones, AS_IS, 1.0, dbias_parts[part])  # += dconv's row sums
             if need_dx and lowered:  # col2im would copy dcols as it is: write them straight into dx[n]
@@ -373,5 +380,5 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
         for f in range(F):  # loops rather than array expressions, which cost Numba more to compile
             dbias[f] += dbias_parts[part, f, 0]
             for r in range(rows):
-                dweight[f, r] += dweight_parts[part, f, r]
+                dweight[f, r] += dweight_parts[part, r, f]
     return dx, dweight.reshape(F, C, KH, KW), dbias
