@@ -32,6 +32,8 @@ def layer_cases(draw):
 UNREAD_BY_2X2_POOL = ((2, 2, 9, 9), (3, 2, 3, 3), 1, 0, True, 2, 2, 7)  # 7x7 conv output, the pool reads 6x6
 UNREAD_BY_3X3_POOL = ((1, 2, 12, 12), (3, 2, 3, 3), 1, 0, True, 3, 3, 3)  # 10x10, reads 9x9
 STUDY_LAST_POOL = ((2, 4, 13, 13), (5, 4, 3, 3), 1, 0, True, 3, 3, 11)  # 11x11, reads 9x9
+# a 2x2 pool after as many filters as im2col rows (1*2*2): the forward runs in window order (conv2d_windows.py)
+WINDOW_ORDER = ((2, 1, 8, 7), (4, 1, 2, 2), 1, 1, True, 2, 2, 5)
 
 
 def layer(x, w, b, stride, padding, relu, pool_kernel, pool_stride, relu_first=True):
@@ -49,6 +51,7 @@ def layer(x, w, b, stride, padding, relu, pool_kernel, pool_stride, relu_first=T
 @example(UNREAD_BY_2X2_POOL, True)
 @example(UNREAD_BY_3X3_POOL, False)
 @example(STUDY_LAST_POOL, True)
+@example(WINDOW_ORDER, False)
 @given(layer_cases(), st.booleans())
 def test_fused_values_and_gradients_equal_the_unfused_ones(case, relu_first):
     """Both orders the study uses (ReLU then pool, pool then ReLU) give one op with the ops' values and gradients."""
@@ -71,6 +74,7 @@ def test_fused_values_and_gradients_equal_the_unfused_ones(case, relu_first):
 
 @example(UNREAD_BY_2X2_POOL)
 @example(UNREAD_BY_3X3_POOL)
+@example(WINDOW_ORDER)
 @given(layer_cases())
 def test_fused_gradients_against_finite_differences(case):
     x_shape, w_shape, stride, padding, relu, pool_kernel, pool_stride, seed = case

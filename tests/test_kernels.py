@@ -8,12 +8,13 @@ about 6e-8 relative).
 
 import numpy as np
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from tinycnn.gradcheck import distinct_values
 from tinycnn.kernels.conv2d import conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_forward_naive
-from tinycnn.kernels.im2col import col2im_add, im2col
+from tinycnn.kernels.conv2d_windows import conv2d_forward_windows
+from tinycnn.kernels.im2col import col2im_add, im2col, im2col_windows
 from tinycnn.kernels.linear import linear_backward, linear_backward_naive, linear_forward, linear_forward_naive
 from tinycnn.kernels.log_softmax import (log_softmax_backward, log_softmax_backward_naive, log_softmax_forward,
                                          log_softmax_forward_naive)
@@ -79,6 +80,13 @@ TIES_AND_ZEROS = conv_case((3, 2, 8, 8), (4, 2, 3, 3), relu=True, pool_kernel=2,
 # straight from the product), without a ReLU dout itself is the conv output's gradient, and with one it is masked.
 ONE_BY_ONE = conv_case((2, 3, 5, 4), (4, 3, 1, 1))
 ONE_BY_ONE_RELU = conv_case((3, 2, 4, 4), (3, 2, 1, 1), relu=True, n_parts=3)
+# A 2x2 pool after at least as many filters as im2col rows (C*KH*KW), as on the study's first layer:
+# Conv2dFunction runs conv2d_windows.py's forward for these; with ties, and with padding and stride.
+# (And pools whose windows overlap, for im2col_windows.)
+WINDOW_ORDER = conv_case((2, 1, 11, 11), (9, 1, 3, 3), relu=True, pool_kernel=2, pool_stride=2, integers=True)
+WINDOW_ORDER_PADDED = conv_case((3, 1, 9, 9), (4, 1, 2, 2), stride=2, padding=1, relu=True, pool_kernel=2,
+                                pool_stride=2, n_parts=3)
+WINDOW_ORDER_OVERLAPPING = conv_case((2, 1, 9, 8), (5, 1, 2, 2), pool_kernel=3, pool_stride=2)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -89,6 +97,7 @@ ONE_BY_ONE_RELU = conv_case((3, 2, 4, 4), (3, 2, 1, 1), relu=True, n_parts=3)
 @example(case=TIES_AND_ZEROS)
 @example(case=ONE_BY_ONE)
 @example(case=ONE_BY_ONE_RELU)
+@example(case=WINDOW_ORDER_OVERLAPPING)
 @given(case=conv_cases())
 def test_conv2d_matches_naive(dtype, case):
     """The fast pair against the definition and the chain rule through the naive ReLU and pool, in both dtypes."""
@@ -174,6 +183,63 @@ def test_col2im_is_the_adjoint_of_im2col(case):
     back = np.zeros_like(image)
     col2im_add(columns, KH=KH, KW=KW, stride=stride, padding=padding, OH=OH, OW=OW, dimage=back)
     assert np.isclose((cols * columns).sum(), (image * back).sum(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@example(case=WINDOW_ORDER)
+@example(case=WINDOW_ORDER_PADDED)
+@example(case=TIES_AND_ZEROS)
+@given(case=conv_cases())
+def test_conv2d_forward_windows_matches_naive(dtype, case):
+    """The 2x2 pool's forward in window order against the definition, and its winners: those of conv2d_forward
+    where sums are exact (small integers), so that ties are broken alike."""
+    _, _, options, n_parts, integers, _ = case
+    x, w, b, _ = conv_arrays(case, dtype)
+    options = dict(options, pool_kernel=2, pool_stride=2)
+    assume(min(x.shape[2] + 2 * options["padding"] - w.shape[2], x.shape[3] + 2 * options["padding"] - w.shape[3])
+           // options["stride"] + 1 >= 2)  # room for one window
+    out, winner = conv2d_forward_windows(x, w, b, stride=options["stride"], padding=options["padding"],
+                                         relu=options["relu"], n_parts=n_parts)
+    assert_same(out, conv2d_forward_naive(x, w, b, **options), dtype)
+    if integers:
+        assert np.array_equal(winner, conv2d_forward(x, w, b, n_parts=n_parts, **options)[1])
+
+
+def test_conv2d_forward_windows_is_bit_for_bit_on_the_study_first_layer():
+    """On the minimal model's conv1 (1 -> 16 channels, 3x3, ReLU, 2x2 pool) both forwards give the same bits."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 1, 28, 28)).astype(np.float32)
+    w, b = rng.standard_normal((16, 1, 3, 3)).astype(np.float32), rng.standard_normal(16).astype(np.float32)
+    windows = conv2d_forward_windows(x, w, b, stride=1, padding=0, relu=True, n_parts=2)
+    planes = conv2d_forward(x, w, b, stride=1, padding=0, relu=True, pool_kernel=2, pool_stride=2, n_parts=2)
+    assert all(np.array_equal(a, c) for a, c in zip(windows, planes))
+
+
+@example(WINDOW_ORDER_OVERLAPPING)
+@example(WINDOW_ORDER_PADDED)
+@given(conv_cases())
+def test_im2col_windows_holds_the_columns_of_im2col_in_window_order(case):
+    """Column a*PH*PW + q of im2col_windows is im2col's column for the conv position that window q reads at
+    place a: (ph*pool_stride + i, pw*pool_stride + j), a = i*pool_kernel + j."""
+    (_, C, H, W), (_, _, KH, KW), options, _, _, seed = case
+    stride, padding, pool_kernel, pool_stride = (options[key] for key in ("stride", "padding", "pool_kernel",
+                                                                          "pool_stride"))
+    pool_kernel, pool_stride = (pool_kernel, pool_stride) if pool_kernel else (1, 1)
+    OH, OW = (H + 2 * padding - KH) // stride + 1, (W + 2 * padding - KW) // stride + 1
+    PH, PW = (OH - pool_kernel) // pool_stride + 1, (OW - pool_kernel) // pool_stride + 1
+    image = np.random.default_rng(seed).standard_normal((C, H, W))
+    plain = np.empty((C * KH * KW, OH * OW))
+    im2col(image, KH=KH, KW=KW, stride=stride, padding=padding, OH=OH, OW=OW, cols=plain)
+    windowed = np.empty((C * KH * KW, pool_kernel * pool_kernel * PH * PW))
+    im2col_windows(image, KH=KH, KW=KW, stride=stride, padding=padding, pool_kernel=pool_kernel,
+                   pool_stride=pool_stride, PH=PH, PW=PW, cols=windowed)
+    for i in range(pool_kernel):
+        for j in range(pool_kernel):
+            for ph in range(PH):
+                for pw in range(PW):
+                    column = ((i * pool_kernel + j) * PH + ph) * PW + pw
+                    position = (ph * pool_stride + i) * OW + pw * pool_stride + j
+                    assert np.array_equal(windowed[:, column], plain[:, position])
 
 
 # ----- the other kernels ---------------------------------------------------------------------------

@@ -21,9 +21,10 @@ kernels call), or a naive kernel another file's naive kernel uses, run
   training starts. The model, its statistics and every random generator are
   left as they were. On a machine with two cores or more, when the conv
   backward is not in the cache yet, a helper process compiles it and the
-  small kernels (linear, ReLU, log-softmax, NLL) while this one compiles the
-  conv forward and the data kernels: Numba compiles one function at a time
-  per process, and the two halves take about as long.
+  first layer's forward (``conv2d_windows.py``) while this one compiles the
+  conv forward, the data kernels and the small kernels (linear, ReLU,
+  log-softmax, NLL): Numba compiles one function at a time per process, and
+  the two halves take about as long.
 - ``compiling_notice()`` prints one line the first time Numba starts
   compiling inside it, and how long it took at the end; on a warm cache it
   prints nothing.
@@ -51,6 +52,7 @@ from tinycnn.data import Augment, Normalize
 from tinycnn.data.augment import augment_batch
 from tinycnn.kernels.conv2d import (_bias_pool_relu_2x2, _bias_pool_relu_3x3, _bias_pool_relu_any, conv2d_backward,
                                     conv2d_forward)
+from tinycnn.kernels.conv2d_windows import conv2d_forward_windows
 from tinycnn.kernels.linear import linear_backward, linear_forward
 from tinycnn.kernels.log_softmax import log_softmax_backward, log_softmax_forward
 from tinycnn.kernels.nll import nll_backward, nll_forward
@@ -147,12 +149,21 @@ def _zeros(dtype):
 
 def compile_conv_forward_and_data(dtype, image_shape=(1, 28, 28)):
     """This process's half of a cold start: the augmentation, then the conv forward (whose pooling helpers the
-    other process compiles first, so that this one finds them in the cache by then)."""
+    other process compiles first, so that this one finds them in the cache by then), then the small kernels
+    (linear, ReLU, log-softmax, NLL, both ways)."""
     pictures = np.zeros((2,) + tuple(image_shape[1:]), dtype=np.uint8)
     Augment(generator=np.random.default_rng(0), translate=0.1, dtype=dtype)(pictures)
     zeros = _zeros(dtype)
     conv2d_forward(zeros(2, 1, 6, 6), zeros(3, 1, 3, 3), zeros(3), stride=1, padding=0, relu=True, pool_kernel=2,
                    pool_stride=2, n_parts=numba.get_num_threads())
+    linear_forward(zeros(2, 3), zeros(4, 3), zeros(4))
+    linear_backward(zeros(2, 4), zeros(2, 3), zeros(4, 3))
+    relu_forward(zeros(6))
+    relu_backward(zeros(6), zeros(6))
+    log_softmax_forward(zeros(2, 10))
+    log_softmax_backward(zeros(2, 10), zeros(2, 10))
+    nll_forward(zeros(2, 10), np.zeros(2, dtype=np.int64))
+    nll_backward(1.0, zeros(2, 10), np.zeros(2, dtype=np.int64))
 
 
 def _in_cache(kernel):
@@ -175,9 +186,9 @@ def _start_helper(dtype):
 
 def compile_backward(dtype):
     """The helper's half of a cold start: the conv forward's pooling helpers (when the other process has the
-    augmentation to compile first), normalisation, the conv backward and the small kernels (linear, ReLU,
-    log-softmax, NLL, both ways), each called with arguments of the types the engine passes (so that the
-    other process finds them in the cache), on tiny zero arrays."""
+    augmentation to compile first), normalisation, the first layer's forward in window order and the conv
+    backward, each called with arguments of the types the engine passes (so that the other process finds them
+    in the cache), on tiny zero arrays."""
     zeros = _zeros(dtype)
     if not _in_cache(augment_batch):
         # The other process compiles the augmentation first: these are in the cache by the time its conv forward
@@ -190,17 +201,11 @@ def compile_backward(dtype):
         _bias_pool_relu_any(plane, bias, 2, 2, relu, pooled, winner)
     Normalize(dtype=dtype)(np.zeros((2, 28, 28), dtype=np.uint8))
     conv_options = dict(stride=1, padding=0, relu=True, pool_kernel=2, pool_stride=2)
+    conv2d_forward_windows(zeros(2, 1, 6, 6), zeros(9, 1, 3, 3), zeros(9), stride=1, padding=0, relu=True,
+                           n_parts=numba.get_num_threads())
     conv2d_backward(zeros(2, 3, 2, 2), zeros(2, 1, 6, 6), zeros(3, 1, 3, 3), zeros(2, 3, 2, 2),
                     np.zeros((2, 3, 2, 2), dtype=np.int8), need_dx=True, need_dbias=True,
                     n_parts=numba.get_num_threads(), **conv_options)
-    linear_forward(zeros(2, 3), zeros(4, 3), zeros(4))
-    linear_backward(zeros(2, 4), zeros(2, 3), zeros(4, 3))
-    relu_forward(zeros(6))
-    relu_backward(zeros(6), zeros(6))
-    log_softmax_forward(zeros(2, 10))
-    log_softmax_backward(zeros(2, 10), zeros(2, 10))
-    nll_forward(zeros(2, 10), np.zeros(2, dtype=np.int64))
-    nll_backward(1.0, zeros(2, 10), np.zeros(2, dtype=np.int64))
 
 
 def every_op_model():

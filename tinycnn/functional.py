@@ -24,6 +24,7 @@ from tinycnn.kernels.avgpool2d import (adaptive_avgpool2d_backward, adaptive_avg
                                        avgpool2d_backward, avgpool2d_forward)
 from tinycnn.kernels.batchnorm2d import batchnorm2d_backward, batchnorm2d_forward, batchnorm2d_statistics
 from tinycnn.kernels.conv2d import conv2d_backward, conv2d_forward, conv2d_output_size
+from tinycnn.kernels.conv2d_windows import conv2d_forward_windows, pools_in_window_order
 from tinycnn.kernels.dropout import dropout_backward, dropout_forward
 from tinycnn.kernels.linear import linear_backward, linear_forward
 from tinycnn.kernels.log_softmax import log_softmax_backward, log_softmax_forward
@@ -89,9 +90,15 @@ class Conv2dFunction(Function):
     def forward(ctx, x, weight, bias, *, stride, padding, relu=False, pool_kernel=0, pool_stride=0):
         x, weight = _contiguous(x, weight)
         options = dict(stride=stride, padding=padding, relu=relu, pool_kernel=pool_kernel, pool_stride=pool_stride)
+        F, C, KH, KW = weight.shape
+        # a first layer's pool runs faster on columns in its window order (kernels/conv2d_windows.py)
         with one_blas_thread():
-            out, winner = conv2d_forward(x, weight, _bias_or_zeros(bias, weight), n_parts=numba.get_num_threads(),
-                                         **options)
+            if pools_in_window_order(F, C * KH * KW, pool_kernel, pool_stride):
+                out, winner = conv2d_forward_windows(x, weight, _bias_or_zeros(bias, weight), stride=stride,
+                                                     padding=padding, relu=relu, n_parts=numba.get_num_threads())
+            else:
+                out, winner = conv2d_forward(x, weight, _bias_or_zeros(bias, weight), n_parts=numba.get_num_threads(),
+                                             **options)
         # the output is needed only to know where a ReLU passed gradients; without one, keep nothing
         ctx.save_for_backward(x, weight, out if relu else out[:0], winner)
         ctx.options = options
