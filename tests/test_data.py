@@ -58,6 +58,8 @@ def test_the_shipped_mnist_loads_with_its_known_shapes():
     assert data["test_images"].shape == (10000, 28, 28)
     assert data["train_labels"].dtype == np.int64
     assert (data["train_labels"] == 0).sum() == 5923  # the study's 9.87 % of a NaN network
+    # writable, as the arrays the kernels are warmed up with: Numba compiles again for a read-only array
+    assert all(array.flags.writeable for array in data.values())
 
 
 @pytest.mark.parametrize("gz", [True, False])

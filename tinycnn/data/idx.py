@@ -81,4 +81,8 @@ def read_idx(path, ndim, expected_sha256=None):
                 f"SHA256SUMS says {expected_sha256}; the file is damaged or was replaced "
                 f"(restore the shipped copy with `git checkout -- {path.name}` in its folder)"
             )
-    return parse_idx(data, path, ndim)
+    values = parse_idx(data, path, ndim)
+    del data  # before the copy below: one copy of the values at a time besides idx2numpy's
+    # idx2numpy's array is a read-only view of a bytes object. A copy is writable, as a user expects, and is what
+    # the kernels were compiled for: Numba compiles a kernel once for writable arrays and again for read-only ones.
+    return values.copy()
