@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinycnn.data import DataError, load_mnist, read_idx
+from tinycnn.data import BatchLoader, DataError, load_mnist, read_idx
 from tinycnn.data.mnist import MNIST_FILES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,8 +58,11 @@ def test_the_shipped_mnist_loads_with_its_known_shapes():
     assert data["test_images"].shape == (10000, 28, 28)
     assert data["train_labels"].dtype == np.int64
     assert (data["train_labels"] == 0).sum() == 5923  # the study's 9.87 % of a NaN network
-    # writable, as the arrays the kernels are warmed up with: Numba compiles again for a read-only array
-    assert all(array.flags.writeable for array in data.values())
+    # idx2numpy's arrays are read-only; the loader's batches are writable copies, as the kernels are compiled for
+    # (Numba compiles a kernel again for a read-only array)
+    for shuffle in (False, True):
+        loader = BatchLoader(data["test_images"][:10], data["test_labels"][:10], 4, lambda images: images, shuffle)
+        assert all(images.flags.writeable for images, _ in loader)
 
 
 @pytest.mark.parametrize("gz", [True, False])

@@ -45,7 +45,7 @@ def read_idx_bytes(path):
 def parse_idx(data, path, ndim):
     """Check the IDX header and size of ``data``, then parse it with idx2numpy.
 
-    Returns an array of ``ndim`` dimensions of unsigned bytes.
+    Returns an array of ``ndim`` dimensions of unsigned bytes, read-only (idx2numpy's: a view of bytes).
     """
     if len(data) < 4:
         raise DataError(f"{path}: truncated IDX file ({len(data)} bytes, not even a header)")
@@ -81,8 +81,4 @@ def read_idx(path, ndim, expected_sha256=None):
                 f"SHA256SUMS says {expected_sha256}; the file is damaged or was replaced "
                 f"(restore the shipped copy with `git checkout -- {path.name}` in its folder)"
             )
-    values = parse_idx(data, path, ndim)
-    del data  # before the copy below: one copy of the values at a time besides idx2numpy's
-    # idx2numpy's array is a read-only view of a bytes object. A copy is writable, as a user expects, and is what
-    # the kernels were compiled for: Numba compiles a kernel once for writable arrays and again for read-only ones.
-    return values.copy()
+    return parse_idx(data, path, ndim)

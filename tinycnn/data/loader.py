@@ -32,4 +32,7 @@ class BatchLoader:
         order = self.generator.permutation(count) if self.shuffle else None
         for start in range(0, count, self.batch_size):
             batch = slice(start, start + self.batch_size) if order is None else order[start:start + self.batch_size]
-            yield self.transform(self.images[batch]), self.labels[batch]
+            # a copy (a slice would be a view): writable, as the kernels were compiled for; a view of a read-only
+            # array, such as idx2numpy's, would make Numba compile the transform's kernels again for it
+            images = self.images[batch].copy() if order is None else self.images[batch]
+            yield self.transform(images), self.labels[batch]
