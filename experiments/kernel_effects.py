@@ -10,8 +10,11 @@ with one technique taken away:
 
 - fusion:       conv, then ReLU, then max-pool as three kernels (what
                 ``TINYCNN_FUSION=0`` runs), storing the full-size conv output;
-- pool crop:    the conv computes all OH x OW outputs, not only the RH x RW
-                part the pool reads;
+- window order: conv1's forward in ``conv2d.py``'s plane order instead of
+                the pool's window order (``conv2d_windows.py``); conv2 runs
+                in plane order anyway;
+- pool crop:    the plane-order kernels compute all OH x OW outputs, not
+                only the RH x RW part the pool reads;
 - BLAS in place: each product goes to a new array and is copied or added
                 afterwards, instead of BLAS writing into the thread's buffer
                 and partial sums (``gemm`` with beta);
@@ -19,7 +22,9 @@ with one technique taken away:
 
 The variants are the engine's own kernels recompiled with one helper
 replaced (``_extent_read_by_pool``, ``gemm``), and the engine's kernels are
-recompiled the same way for the comparison, so nothing else differs.
+recompiled the same way for the comparison, so nothing else differs (on
+conv1, "no pool crop" also takes the window order away: the crop belongs
+to the plane-order kernel).
 Variants and the engine take turns in every round; the table gives the
 median time over rounds and its ratio to the engine's. Timings only: the
 results of every variant are checked equal to the engine's first.
@@ -33,6 +38,7 @@ import numba
 import numpy as np
 
 from tinycnn.kernels.conv2d import conv2d_backward, conv2d_forward
+from tinycnn.kernels.conv2d_windows import conv2d_forward_windows, pools_in_window_order
 from tinycnn.kernels.maxpool2d import maxpool2d_backward, maxpool2d_forward
 from tinycnn.kernels.relu import relu_backward, relu_forward
 from tinycnn.kernels.threads import one_blas_thread
@@ -90,16 +96,29 @@ def unfused(x, w, b, dout, pool):
     return out, grads, start
 
 
-def variants():
+def as_conv2d_forward(forward_windows):
+    """conv2d_forward_windows, callable as conv2d_forward is (its pool is always 2x2 of stride 2)."""
+    def call(x, w, b, n_parts, stride, padding, relu, pool_kernel, pool_stride):
+        return forward_windows(x, w, b, stride=stride, padding=padding, relu=relu, n_parts=n_parts)
+    return call
+
+
+def variants(in_window_order):
+    """The engine's pair for a layer (its forward in window order where Conv2dFunction would pick that), and the
+    same with one technique taken away; every kernel compiled the same way, so that only that technique differs."""
+    def forward(**helpers):
+        if in_window_order:
+            return as_conv2d_forward(recompiled(conv2d_forward_windows, **helpers))
+        return recompiled(conv2d_forward, **helpers)
     return {
-        # the engine's kernels compiled the same way as the variants, so that only one technique differs
-        "engine": fused_pair(recompiled(conv2d_forward), recompiled(conv2d_backward)),
+        "engine": fused_pair(forward(), recompiled(conv2d_backward)),
         "no fusion": unfused,
+        "no window order": fused_pair(recompiled(conv2d_forward), recompiled(conv2d_backward)),
         "no pool crop": fused_pair(recompiled(conv2d_forward, _extent_read_by_pool=_all_rows),
                                    recompiled(conv2d_backward, _extent_read_by_pool=_all_rows)),
-        "no BLAS in place": fused_pair(recompiled(conv2d_forward, gemm=_gemm_through_a_temporary),
+        "no BLAS in place": fused_pair(forward(gemm=_gemm_through_a_temporary),
                                        recompiled(conv2d_backward, gemm=_gemm_through_a_temporary)),
-        "one thread": fused_pair(recompiled(conv2d_forward), recompiled(conv2d_backward), n_parts=1),
+        "one thread": fused_pair(forward(), recompiled(conv2d_backward), n_parts=1),
     }
 
 
@@ -118,12 +137,12 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, help="rounds (default 7)")
     args = parser.parse_args(argv)
     batch, rounds = (64, 2) if args.quick else (1024, args.rounds or 7)
-    runs = variants()
     rng = np.random.default_rng(0)
     print(f"batch {batch}, float32, {rounds} rounds; median milliseconds, and the ratio to the engine's")
     print(f"{'layer':<7}{'variant':<18}{'forward':>10}{'backward':>10}{'fwd ratio':>11}{'bwd ratio':>11}")
     with one_blas_thread():
         for layer, (C, size, filters, pool) in LAYERS.items():
+            runs = variants(pools_in_window_order(filters, C * 9, pool, pool))
             x = rng.standard_normal((batch, C, size, size)).astype(np.float32)
             w = (rng.standard_normal((filters, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
             b = rng.standard_normal(filters).astype(np.float32) * 0.1

@@ -10,6 +10,7 @@ when:
 
     F.conv2d, and the F.relu / F.max_pool2d that follow it    conv2d.py     (im2col.py, blas.py inside)
       when fusion joins them (the default; tinycnn/fusion.py)
+      but the forward of a first layer with a 2x2 pool       conv2d_windows.py
     F.relu on anything else                                  relu.py
     F.max_pool2d on anything else                            maxpool2d.py
     F.linear                                                 linear.py
