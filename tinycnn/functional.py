@@ -91,7 +91,8 @@ class Conv2dFunction(Function):
         x, weight = _contiguous(x, weight)
         options = dict(stride=stride, padding=padding, relu=relu, pool_kernel=pool_kernel, pool_stride=pool_stride)
         F, C, KH, KW = weight.shape
-        # a first layer's pool runs faster on columns in its window order (kernels/conv2d_windows.py)
+        # a 2x2 pool after at least as many filters as C*KH*KW (the study's first layer) runs faster on columns
+        # in its window order (kernels/conv2d_windows.py)
         with one_blas_thread():
             if pools_in_window_order(F, C * KH * KW, pool_kernel, pool_stride):
                 out, winner = conv2d_forward_windows(x, weight, _bias_or_zeros(bias, weight), stride=stride,

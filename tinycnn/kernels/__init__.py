@@ -10,7 +10,8 @@ when:
 
     F.conv2d, and the F.relu / F.max_pool2d that follow it    conv2d.py     (im2col.py, blas.py inside)
       when fusion joins them (the default; tinycnn/fusion.py)
-      but the forward of a first layer with a 2x2 pool       conv2d_windows.py
+      but the forward when the pool is 2x2, stride 2, and    conv2d_windows.py
+      F >= C*KH*KW (as on the study's first layer)
     F.relu on anything else                                  relu.py
     F.max_pool2d on anything else                            maxpool2d.py
     F.linear                                                 linear.py

@@ -21,11 +21,11 @@ differs between the two, because in training mean and var depend on x too:
 
 docs/kernels.md derives the training formula step by step. With ``relu``,
 the forward takes out = max(., 0) after the shift, in the same pass, and
-the backward lets dout through only where out > 0, in its own passes.
+the backward lets dout through only where out > 0, inside its two passes.
 
 Each channel's sums run over N*H*W values. Added into one running total,
 every addition waits for the one before it (a few clock cycles each), and
-the processor's vector units, which add 8 or 16 numbers at once, stand
+the processor's vector units, which add 4 or 8 float64 numbers at once, stand
 idle. So the fast kernels keep one total per position (H*W of them), add
 each image's plane into them position by position, which the compiler
 turns into vector additions, and sum the H*W totals at the end. On the
@@ -134,7 +134,8 @@ def batchnorm2d_statistics(x):
     dtype, then var = sum of squares / count - mean**2. In float64 the
     subtraction loses about mean**2 / var * 1e-16 of the variance: nothing
     for a network's activations (the naive twin uses two passes, and the
-    tests hold the two together).
+    tests hold the two together); rounding can make that slightly negative,
+    so it is clamped at 0.
 
     The sums are kept per position (H*W of them) while the images are added
     in, and only then summed: see the module's docstring for why.

@@ -2,9 +2,10 @@
 
 Every ``F.conv2d`` runs ``conv2d_forward`` and ``conv2d_backward`` below,
 with fusion on or off (but for one case: the forward of a layer with at
-least as many filters as C*KH*KW, followed by a 2x2 pool, such as the
-study's first layer, is ``conv2d_windows.py``'s; the backward is this one). With fusion on (the default, see tinycnn/fusion.py),
-an ``F.relu`` and an ``F.max_pool2d`` applied to the conv's output join the
+least as many filters as C*KH*KW, followed by a 2x2 pool of stride 2, such
+as the study's first layer, is ``conv2d_windows.py``'s; the backward is
+this one). With fusion on (the default, see tinycnn/fusion.py), an
+``F.relu`` and an ``F.max_pool2d`` applied to the conv's output join the
 same call (``relu=True``, ``pool_kernel`` > 0); with fusion off, or where no
 ReLU or pool follows, they are False and 0 and this is a plain convolution.
 

@@ -16,12 +16,13 @@ study: 16 filters, 9 rows), and ``conv2d.py``'s otherwise. On the minimal model'
 2x2 pool, batch 1024) the forward took 3.4 ms here against 6.2 there; on
 its conv2 (144 rows, 32 filters) the copy would make it three times slower.
 
-Both kernels compute the same numbers (each conv value is the same dot
-product, and the pool makes the same comparisons in the same order) and
-the same winners, so ``conv2d.py``'s backward serves both. The product's
-columns come in another order, which BLAS may sum in another way: on the
-study's first layer the results are the same bits, elsewhere they may
-differ by float rounding. A
+Each conv value is the same dot product in both kernels, and the pool's
+comparisons come out the same in the same order, so both compute the same
+numbers and the same winners, and ``conv2d.py``'s backward serves both.
+One caveat: the product's columns come in another order, which BLAS may
+round differently; on the study's first layer the results are the same
+bits (a test checks it), elsewhere they may differ by float rounding, and
+winners then only at near-ties. A
 kernel of its own, in a file of its own, because written into
 ``conv2d_forward`` it made that kernel take 2 s longer to compile, which
 every edit to conv2d.py would pay. Its naive twin is
@@ -46,13 +47,15 @@ def pools_in_window_order(filters, rows, pool_kernel, pool_stride):
 def _bias_pool_relu_windows(windows, bias, places, relu, out, winner):
     """The pool of ``conv2d._bias_pool_relu``, for a conv output in ``im2col_windows``'s order: filter by filter.
 
+    Q = PH*PW, the windows of one filter's plane.
     windows: (places * Q,), one filter's row of the product: the value of
-             window q at its place a (= kh*pool_kernel + kw) is windows[a*Q + q]
+             window q at its place a = i*pool_kernel + j (row i, column j of
+             the window) is windows[a*Q + q]
     out:     (Q,) pooled values (then ReLU'd if relu); winner: (Q,) int8 places
     Place by place, each a contiguous run compared with the best so far:
-    the same comparisons in the same order as that one makes
-    (so the same winners, ties and NaN included), and an inner loop over
-    all Q windows of the plane, which the compiler runs on 8 at a time.
+    each comparison comes out as in that one, in the same order (so the
+    same winners, ties and NaN included), and the inner loop runs over all
+    Q windows of the plane, which the compiler does 8 at a time.
     """
     Q = out.size
     for q in range(Q):
@@ -72,7 +75,8 @@ def _bias_pool_relu_windows(windows, bias, places, relu, out, winner):
 
 @njit(parallel=prange_only(), cache=True)
 def conv2d_forward_windows(x, weight, bias, stride, padding, relu, n_parts):
-    """``conv2d.conv2d_forward`` followed by a 2x2 max-pool of stride 2, lowered in the pool's window order.
+    """``conv2d.conv2d_forward`` with pool_kernel = pool_stride = 2: conv + bias, 2x2 max-pool of stride 2, then
+    ReLU if ``relu`` (ReLU and max-pool commute), lowered in the pool's window order.
 
     x:      (N, C, H, W), C-contiguous; weight: (F, C, KH, KW), C-contiguous; bias: (F,)
     n_parts: how many runs of images to split the batch into, one per thread

@@ -1,6 +1,6 @@
 """im2col and its adjoint col2im: a convolution of one image as one matrix product.
 
-Runs inside ``conv2d.py``'s kernels, once per image, forward and backward.
+Runs inside ``conv2d.py``'s kernels (and ``conv2d_windows.py``'s), once per image, forward and backward.
 
 A convolution multiplies the same (C, KH, KW) weights with every receptive
 field of the image. ``im2col`` copies each receptive field into a column of
@@ -20,7 +20,7 @@ of their gradients.
 
 ``im2col_windows`` makes the same copy with its columns in another order,
 window place by window place, for a convolution whose max-pool reads the
-product as it comes (``conv2d.py``). The backward always uses ``im2col``.
+product as it comes (``conv2d_windows.py``). The backward always uses ``im2col``.
 """
 
 from numba import njit
@@ -113,7 +113,7 @@ def im2col_windows(image, KH, KW, stride, padding, pool_kernel, pool_stride, PH,
 
     So the product weight_matrix @ cols holds, for each filter, the pool's
     window places one after the other, each a contiguous run of PH*PW
-    values, and the pool compares whole runs (``conv2d.py``): a loop the
+    values, and the pool compares whole runs (``conv2d_windows.py``): a loop the
     compiler runs on several windows at once. Conv positions that no window
     reads are never computed; a position that two windows read (a pool
     whose stride is below its size) is computed for each.
