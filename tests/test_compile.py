@@ -36,3 +36,24 @@ def test_clear_makes_the_kernels_compile_again(tmp_path):
     assert cleared.returncode == 0 and "cleared Numba's cache of" in cleared.stdout
     again = run(["--model", "small"], tmp_path)
     assert again.returncode == 0 and again.stdout.count(FIRST_WORDS) == 1
+
+
+HELPER_FILLS_THE_CACHE = """
+import numpy as np
+from tinycnn.compile import _in_cache, _start_helper
+from tinycnn.kernels.conv2d import conv2d_backward
+from tinycnn.kernels.conv2d_windows import conv2d_forward_windows
+assert not _in_cache(conv2d_backward)
+helper = _start_helper(np.float32)
+print("helper exit", helper.wait())
+print("in cache", _in_cache(conv2d_backward), _in_cache(conv2d_forward_windows))
+"""
+
+
+def test_the_helper_process_compiles_its_half_into_the_cache(tmp_path):
+    """The helper (forked on Linux) compiles without running anything, exits 0, and the parent then finds its
+    kernels in the cache."""
+    result = subprocess.run([sys.executable, "-c", HELPER_FILLS_THE_CACHE], capture_output=True, text=True,
+                            env=dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path)), timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "helper exit 0" in result.stdout and "in cache True True" in result.stdout

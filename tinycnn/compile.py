@@ -20,11 +20,12 @@ kernels call), or a naive kernel another file's naive kernel uses, run
   that everything they need is compiled, or loaded from the cache, before
   training starts. The model, its statistics and every random generator are
   left as they were. On a machine with two cores or more, when the conv
-  backward is not in the cache yet, a helper process compiles it and the
-  first layer's forward (``conv2d_windows.py``) while this one compiles the
-  conv forward, the data kernels and the small kernels (linear, ReLU,
-  log-softmax, NLL): Numba compiles one function at a time per process, and
-  the two halves take about as long.
+  backward is not in the cache yet, a helper process (on Linux a fork of
+  this one, which starts at once) compiles it and the first layer's forward
+  (``conv2d_windows.py``) while this one compiles the conv forward, the data
+  kernels and the small kernels (linear, ReLU, log-softmax, NLL): Numba
+  compiles one function at a time per process, and the two halves take about
+  as long.
 - ``compiling_notice()`` prints one line the first time Numba starts
   compiling inside it, and how long it took at the end; on a warm cache it
   prints nothing.
@@ -35,8 +36,10 @@ kernels call), or a naive kernel another file's naive kernel uses, run
 import argparse
 import contextlib
 import copy
+import inspect
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -48,8 +51,8 @@ from numba.core import event
 
 import tinycnn.functional as F
 from tinycnn import nn, optim
-from tinycnn.data import Augment, Normalize
-from tinycnn.data.augment import augment_batch
+from tinycnn.data import Augment
+from tinycnn.data.augment import MNIST_MEAN, MNIST_STD, augment_batch, normalize_batch
 from tinycnn.kernels.conv2d import (_bias_pool_relu_2x2, _bias_pool_relu_3x3, _bias_pool_relu_any, conv2d_backward,
                                     conv2d_forward)
 from tinycnn.kernels.conv2d_windows import conv2d_forward_windows
@@ -179,16 +182,69 @@ def _in_cache(kernel):
 
 
 def _start_helper(dtype):
-    """``python -m tinycnn.compile --helper DTYPE`` in the background, its output discarded."""
+    """The helper's half of a cold start in a second process; an object with ``wait``, ``poll`` and ``kill``.
+
+    On Linux the process is a fork of this one: it has everything imported
+    already, so it starts compiling at once (a new Python would first spend
+    about half a second importing NumPy, Numba and tinycnn). Elsewhere it is
+    ``python -m tinycnn.compile --helper DTYPE``. Either way its output is
+    discarded, and it only compiles: it runs no kernel, so it starts no
+    threads and calls no BLAS in a forked copy of a process that may already
+    have both.
+    """
+    if sys.platform.startswith("linux"):
+        return _ForkedHelper(dtype)
     return subprocess.Popen([sys.executable, "-m", "tinycnn.compile", "--helper", np.dtype(dtype).name],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class _ForkedHelper:
+    """A forked child that runs ``compile_backward(dtype)`` and exits; waited for like a ``subprocess.Popen``."""
+
+    def __init__(self, dtype):
+        sys.stdout.flush()  # whatever is buffered here is printed once, by this process
+        sys.stderr.flush()
+        self.pid, self.returncode = os.fork(), None
+        if self.pid == 0:  # the child: never returns into the caller's code
+            code = 1
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 1)
+                os.dup2(devnull, 2)
+                compile_backward(dtype)
+                code = 0
+            finally:
+                os._exit(code)  # no atexit handlers, no flushing of buffers the parent owns
+
+    def poll(self):
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid != 0:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self):
+        if self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return self.returncode
+
+    def kill(self):
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+            self.wait()
+
+
+def _compile(kernel, *args, **kwargs):
+    """Compile (or load from the cache) ``kernel`` for the types of these arguments, without running it."""
+    bound = inspect.signature(kernel.py_func).bind(*args, **kwargs)
+    kernel.compile(tuple(numba.typeof(value) for value in bound.arguments.values()))
 
 
 def compile_backward(dtype):
     """The helper's half of a cold start: the conv forward's pooling helpers (when the other process has the
     augmentation to compile first), normalisation, the first layer's forward in window order and the conv
-    backward, each called with arguments of the types the engine passes (so that the other process finds them
-    in the cache), on tiny zero arrays."""
+    backward, each for arguments of the types the engine passes (so that the other process finds them in the
+    cache), without running them."""
     zeros = _zeros(dtype)
     if not _in_cache(augment_batch):
         # The other process compiles the augmentation first: these are in the cache by the time its conv forward
@@ -196,16 +252,16 @@ def compile_backward(dtype):
         # once and compiles them itself, so this process goes straight to the backward.
         plane, pooled, winner = zeros(4, 4), zeros(2, 2), np.zeros((2, 2), dtype=np.int8)
         bias, relu = zeros(1)[0], True
-        _bias_pool_relu_2x2(plane, bias, relu, pooled, winner)
-        _bias_pool_relu_3x3(plane, bias, relu, pooled[:1, :1], winner[:1, :1])
-        _bias_pool_relu_any(plane, bias, 2, 2, relu, pooled, winner)
-    Normalize(dtype=dtype)(np.zeros((2, 28, 28), dtype=np.uint8))
+        _compile(_bias_pool_relu_2x2, plane, bias, relu, pooled, winner)
+        _compile(_bias_pool_relu_3x3, plane, bias, relu, pooled, winner)
+        _compile(_bias_pool_relu_any, plane, bias, 2, 2, relu, pooled, winner)
+    _compile(normalize_batch, np.zeros((2, 28, 28), dtype=np.uint8), MNIST_MEAN, MNIST_STD, zeros(2, 1, 28, 28))
     conv_options = dict(stride=1, padding=0, relu=True, pool_kernel=2, pool_stride=2)
-    conv2d_forward_windows(zeros(2, 1, 6, 6), zeros(9, 1, 3, 3), zeros(9), stride=1, padding=0, relu=True,
-                           n_parts=numba.get_num_threads())
-    conv2d_backward(zeros(2, 3, 2, 2), zeros(2, 1, 6, 6), zeros(3, 1, 3, 3), zeros(2, 3, 2, 2),
-                    np.zeros((2, 3, 2, 2), dtype=np.int8), need_dx=True, need_dbias=True,
-                    n_parts=numba.get_num_threads(), **conv_options)
+    _compile(conv2d_forward_windows, zeros(2, 1, 6, 6), zeros(9, 1, 3, 3), zeros(9), stride=1, padding=0,
+             relu=True, n_parts=numba.get_num_threads())
+    _compile(conv2d_backward, zeros(2, 3, 2, 2), zeros(2, 1, 6, 6), zeros(3, 1, 3, 3), zeros(2, 3, 2, 2),
+             np.zeros((2, 3, 2, 2), dtype=np.int8), need_dx=True, need_dbias=True, n_parts=numba.get_num_threads(),
+             **conv_options)
 
 
 def every_op_model():
