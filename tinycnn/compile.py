@@ -11,8 +11,8 @@ So the first run on a machine (a new clone, a new virtual environment, a CI
 job) pays for compiling; every later run starts at once. Editing a kernel's
 file makes Numba compile the kernels of that file again. But Numba checks
 only the file of the kernel it compiled, not the files of the helpers that
-kernel calls: after editing ``im2col.py`` or ``blas.py`` (which the conv
-kernels call), or a naive kernel another file's naive kernel uses, run
+kernel calls: after editing ``im2col.py``, ``blas.py`` or ``buffers.py``
+(which the conv kernels call), or a naive kernel another file's naive kernel uses, run
 ``python -m tinycnn.compile --clear``, or the old machine code keeps running.
 
 - ``warm_up(model)`` runs one training step and one evaluation of a copy of

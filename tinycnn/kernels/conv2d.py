@@ -43,6 +43,7 @@ import numpy as np
 from numba import njit, prange
 
 from tinycnn.kernels.blas import AS_IS, TRANSPOSED, gemm
+from tinycnn.kernels.buffers import empty, ones, zeros
 from tinycnn.kernels.im2col import col2im_add, im2col
 from tinycnn.kernels.maxpool2d import maxpool2d_backward_naive, maxpool2d_forward_naive
 from tinycnn.kernels.relu import relu_backward_naive, relu_forward_naive
@@ -243,16 +244,16 @@ def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_str
     rows = C * KH * KW
     positions = RH * RW
     weight_matrix = weight.reshape(F, rows)
-    out = np.empty((N, F, PH, PW), dtype=x.dtype)
-    winner = np.empty((N if pooled else 0, F, PH, PW), dtype=np.int8)
+    out = empty((N, F, PH, PW), x.dtype)  # buffers.py: from the cache, not compiled here
+    winner = empty((N if pooled else 0, F, PH, PW), np.int8)
     lowered = _is_its_own_im2col(KH, KW, stride, padding, RH, RW, H, W)
     adds_bias = False
     for f in range(F):
         adds_bias = adds_bias or bias[f] != 0  # a conv without bias gets zeros: then nothing to add
     n_parts = max(1, min(N, n_parts))
     for part in prange(n_parts):  # images are independent: each thread writes only its own images' out, winner
-        cols = np.empty((0 if lowered else rows, positions), dtype=x.dtype)
-        conv = np.empty((F, positions), dtype=x.dtype)
+        cols = empty((0 if lowered else rows, positions), x.dtype)
+        conv = empty((F, positions), x.dtype)
         for n in range(part * N // n_parts, (part + 1) * N // n_parts):
             if lowered:
                 image_cols = x[n].reshape(rows, positions)
@@ -332,20 +333,20 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
     positions = RH * RW
     weight_matrix = weight.reshape(F, rows)
     n_parts = max(1, min(N, n_parts))
-    dweight_parts = np.zeros((n_parts, rows, F), dtype=x.dtype)  # transposed: see the docstring
-    dbias_parts = np.zeros((n_parts, F, 1), dtype=x.dtype)
-    dx = np.zeros((N, C, H, W), dtype=x.dtype) if need_dx else np.zeros((0, C, H, W), dtype=x.dtype)
-    ones = np.ones((positions, 1), dtype=x.dtype)  # dbias = dconv @ ones: a sum over positions, by BLAS
+    dweight_parts = zeros((n_parts, rows, F), x.dtype)  # transposed: see the docstring; buffers.py: from the cache
+    dbias_parts = zeros((n_parts, F, 1), x.dtype)
+    dx = zeros((N if need_dx else 0, C, H, W), x.dtype)
+    ones_column = ones((positions, 1), x.dtype)  # dbias = dconv @ ones: a sum over positions, by BLAS
     # where window place a = kh*pool_kernel + kw lies in the flattened (RH, RW) plane, from the window's corner:
     # kh*RW + kw (a table, so that the loop below does no integer division)
-    place_offsets = np.empty(pool_kernel * pool_kernel, dtype=np.int64)
+    place_offsets = empty(pool_kernel * pool_kernel, np.int64)
     for a in range(pool_kernel * pool_kernel):
         place_offsets[a] = (a // pool_kernel) * RW + a % pool_kernel
     lowered = _is_its_own_im2col(KH, KW, stride, padding, RH, RW, H, W)
     for part in prange(n_parts):  # each thread: its own run of images, its own buffers and partial sums
-        cols = np.empty((0 if lowered else rows, positions), dtype=x.dtype)
-        dcols = np.empty((0 if lowered else rows, positions), dtype=x.dtype)
-        dconv = np.empty((F, positions), dtype=x.dtype)
+        cols = empty((0 if lowered else rows, positions), x.dtype)
+        dcols = empty((0 if lowered else rows, positions), x.dtype)
+        dconv = empty((F, positions), x.dtype)
         for n in range(part * N // n_parts, (part + 1) * N // n_parts):
             image_dconv = dconv
             if pooled:
@@ -371,14 +372,14 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
                 image_cols = cols
             gemm(image_cols, AS_IS, image_dconv, TRANSPOSED, 1.0, dweight_parts[part])  # += cols @ dconv.T
             if need_dbias:
-                gemm(image_dconv, AS_IS, ones, AS_IS, 1.0, dbias_parts[part])  # += dconv's row sums
+                gemm(image_dconv, AS_IS, ones_column, AS_IS, 1.0, dbias_parts[part])  # += dconv's row sums
             if need_dx and lowered:  # col2im would copy dcols as it is: write them straight into dx[n]
                 gemm(weight_matrix, TRANSPOSED, image_dconv, AS_IS, 0.0, dx[n].reshape(rows, positions))
             elif need_dx:
                 gemm(weight_matrix, TRANSPOSED, image_dconv, AS_IS, 0.0, dcols)  # dcols = weight_matrix.T @ dconv
                 col2im_add(dcols, KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, dimage=dx[n])
-    dweight = np.zeros((F, rows), dtype=x.dtype)
-    dbias = np.zeros(F, dtype=x.dtype)
+    dweight = zeros((F, rows), x.dtype)
+    dbias = zeros(F, x.dtype)
     for part in range(n_parts):  # a fixed order: the same sums bit for bit on every run
         for f in range(F):  # loops rather than array expressions, which cost Numba more to compile
             dbias[f] += dbias_parts[part, f, 0]

@@ -33,6 +33,7 @@ import numpy as np
 from numba import njit, prange
 
 from tinycnn.kernels.blas import AS_IS, gemm
+from tinycnn.kernels.buffers import empty
 from tinycnn.kernels.im2col import im2col_windows
 from tinycnn.kernels.threads import prange_only
 
@@ -96,12 +97,12 @@ def conv2d_forward_windows(x, weight, bias, stride, padding, relu, n_parts):
     PH, PW = (OH - 2) // 2 + 1, (OW - 2) // 2 + 1
     rows = C * KH * KW
     weight_matrix = weight.reshape(F, rows)
-    out = np.empty((N, F, PH, PW), dtype=x.dtype)
-    winner = np.empty((N, F, PH, PW), dtype=np.int8)
+    out = empty((N, F, PH, PW), x.dtype)  # buffers.py: from the cache, not compiled here
+    winner = empty((N, F, PH, PW), np.int8)
     n_parts = max(1, min(N, n_parts))
     for part in prange(n_parts):  # images are independent: each thread writes only its own images' out, winner
-        cols = np.empty((rows, 4 * PH * PW), dtype=x.dtype)
-        conv = np.empty((F, 4 * PH * PW), dtype=x.dtype)
+        cols = empty((rows, 4 * PH * PW), x.dtype)
+        conv = empty((F, 4 * PH * PW), x.dtype)
         for n in range(part * N // n_parts, (part + 1) * N // n_parts):
             im2col_windows(x[n], KH=KH, KW=KW, stride=stride, padding=padding, pool_kernel=2, pool_stride=2,
                            PH=PH, PW=PW, cols=cols)
