@@ -15,13 +15,17 @@ with one technique taken away:
                 in plane order anyway;
 - pool crop:    the plane-order kernels compute all OH x OW outputs, not
                 only the RH x RW part the pool reads;
+- across filters: conv2's 3x3 pool plane by plane, each plane's windows one
+                after the other (as the engine pooled before), instead of
+                across filters from the transposed product; conv1's 2x2
+                pool is plane by plane (or in window order) anyway;
 - BLAS in place: each product goes to a new array and is copied or added
                 afterwards, instead of BLAS writing into the thread's buffer
                 and partial sums (``gemm`` with beta);
 - threads:      one thread instead of two (the images are not spread).
 
 The variants are the engine's own kernels recompiled with one helper
-replaced (``_extent_read_by_pool``, ``gemm``), and the engine's kernels are
+replaced (``_extent_read_by_pool``, ``gemm``, ``_bias_pool_relu_across_filters``), and the engine's kernels are
 recompiled the same way for the comparison, so nothing else differs (on
 conv1, "no pool crop" also takes the window order away: the crop belongs
 to the plane-order kernel).
@@ -37,7 +41,7 @@ import types
 import numba
 import numpy as np
 
-from tinycnn.kernels.conv2d import conv2d_backward, conv2d_forward
+from tinycnn.kernels.conv2d import _bias_pool_relu, _bias_pool_relu_any, conv2d_backward, conv2d_forward
 from tinycnn.kernels.conv2d_windows import conv2d_forward_windows, pools_in_window_order
 from tinycnn.kernels.maxpool2d import maxpool2d_backward, maxpool2d_forward
 from tinycnn.kernels.relu import relu_backward, relu_forward
@@ -64,6 +68,17 @@ def _gemm_through_a_temporary(a, transpose_a, b, transpose_b, beta, c):
         c[:] = product
     else:
         c += product
+
+
+@numba.njit
+def _pool_plane_by_plane(conv, bias, kernel, stride, RW, relu, out, winner, conv_t, best, best_place):
+    RH = conv.shape[1] // RW
+    for f in range(conv.shape[0]):  # the 3x3 pool with its window as a constant, as the engine had it
+        if kernel == 3 and stride == 3:
+            _bias_pool_relu(conv[f].reshape(RH, RW), bias[f], kernel=3, stride=3, relu=relu, out=out[f],
+                            winner=winner[f])
+        else:
+            _bias_pool_relu_any(conv[f].reshape(RH, RW), bias[f], kernel, stride, relu, out[f], winner[f])
 
 
 def recompiled(dispatcher, **helpers):
@@ -114,6 +129,8 @@ def variants(in_window_order):
         "engine": fused_pair(forward(), recompiled(conv2d_backward)),
         "no fusion": unfused,
         "no window order": fused_pair(recompiled(conv2d_forward), recompiled(conv2d_backward)),
+        "no pool across filters": fused_pair(forward(_bias_pool_relu_across_filters=_pool_plane_by_plane),
+                                             recompiled(conv2d_backward)),
         "no pool crop": fused_pair(recompiled(conv2d_forward, _extent_read_by_pool=_all_rows),
                                    recompiled(conv2d_backward, _extent_read_by_pool=_all_rows)),
         "no BLAS in place": fused_pair(forward(gemm=_gemm_through_a_temporary),
@@ -139,7 +156,7 @@ def main(argv=None):
     batch, rounds = (64, 2) if args.quick else (1024, args.rounds or 7)
     rng = np.random.default_rng(0)
     print(f"batch {batch}, float32, {rounds} rounds; median milliseconds, and the ratio to the engine's")
-    print(f"{'layer':<7}{'variant':<18}{'forward':>10}{'backward':>10}{'fwd ratio':>11}{'bwd ratio':>11}")
+    print(f"{'layer':<7}{'variant':<24}{'forward':>10}{'backward':>10}{'fwd ratio':>11}{'bwd ratio':>11}")
     with one_blas_thread():
         for layer, (C, size, filters, pool) in LAYERS.items():
             runs = variants(pools_in_window_order(filters, C * 9, pool, pool))
@@ -165,7 +182,7 @@ def main(argv=None):
             medians = {name: np.median(np.array(t), axis=0) * 1e3 for name, t in times.items()}
             for name, (forward, backward) in medians.items():
                 base_forward, base_backward = medians["engine"]
-                print(f"{layer:<7}{name:<18}{forward:>10.1f}{backward:>10.1f}"
+                print(f"{layer:<7}{name:<24}{forward:>10.1f}{backward:>10.1f}"
                       f"{forward / base_forward:>10.2f}x{backward / base_backward:>10.2f}x")
     return 0
 

@@ -47,7 +47,7 @@ def conv_cases(draw):
     OH, OW = (H + 2 * padding - KH) // stride + 1, (W + 2 * padding - KW) // stride + 1
     pool_kernel = draw(st.integers(0, min(3, OH, OW)))  # 0: no pool
     pool_stride = draw(st.integers(1, 3)) if pool_kernel else 0
-    N, C, Fo = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 5))
+    N, C, Fo = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 10))  # from 8: across filters
     options = dict(stride=stride, padding=padding, relu=draw(st.booleans()), pool_kernel=pool_kernel,
                    pool_stride=pool_stride)
     # integers: small whole values, whose sums both kernels compute exactly, so that ties in the pool
@@ -76,6 +76,11 @@ UNREAD_BY_2X2_POOL = conv_case((2, 2, 9, 9), (3, 2, 3, 3), relu=True, pool_kerne
 UNREAD_BY_3X3_POOL = conv_case((1, 2, 12, 12), (3, 2, 3, 3), relu=True, pool_kernel=3, pool_stride=3)  # 10x10: 9x9
 STUDY_LAST_POOL = conv_case((2, 4, 13, 13), (5, 4, 3, 3), relu=True, pool_kernel=3, pool_stride=3, n_parts=3)
 TIES_AND_ZEROS = conv_case((3, 2, 8, 8), (4, 2, 3, 3), relu=True, pool_kernel=2, pool_stride=2, integers=True)
+# Pools other than 2x2 after 8 filters or more, on a small product, go across filters (the product transposed):
+# the study's 3x3 pool with ties and zeros, an overlapping pool, and one too large for that path (plane by plane).
+TIES_ACROSS_FILTERS = conv_case((2, 3, 11, 11), (9, 3, 3, 3), relu=True, pool_kernel=3, pool_stride=3, integers=True)
+OVERLAPPING_ACROSS_FILTERS = conv_case((3, 2, 8, 9), (8, 2, 3, 3), pool_kernel=2, pool_stride=1, n_parts=3)
+TOO_LARGE_ACROSS_FILTERS = conv_case((1, 1, 38, 38), (8, 1, 3, 3), relu=True, pool_kernel=3, pool_stride=3)  # 8 x 36*36
 # A 1x1 kernel with stride 1 and no padding: the image is its own im2col columns (and the backward writes dx
 # straight from the product), without a ReLU dout itself is the conv output's gradient, and with one it is masked.
 ONE_BY_ONE = conv_case((2, 3, 5, 4), (4, 3, 1, 1))
@@ -95,6 +100,9 @@ WINDOW_ORDER_OVERLAPPING = conv_case((2, 1, 9, 8), (5, 1, 2, 2), pool_kernel=3, 
 @example(case=UNREAD_BY_3X3_POOL)
 @example(case=STUDY_LAST_POOL)
 @example(case=TIES_AND_ZEROS)
+@example(case=TIES_ACROSS_FILTERS)
+@example(case=OVERLAPPING_ACROSS_FILTERS)
+@example(case=TOO_LARGE_ACROSS_FILTERS)
 @example(case=ONE_BY_ONE)
 @example(case=ONE_BY_ONE_RELU)
 @example(case=WINDOW_ORDER_OVERLAPPING)

@@ -53,8 +53,8 @@ import tinycnn.functional as F
 from tinycnn import nn, optim
 from tinycnn.data import Augment
 from tinycnn.data.augment import MNIST_MEAN, MNIST_STD, augment_batch, normalize_batch
-from tinycnn.kernels.conv2d import (_bias_pool_relu_2x2, _bias_pool_relu_3x3, _bias_pool_relu_any, conv2d_backward,
-                                    conv2d_forward)
+from tinycnn.kernels.conv2d import (_bias_pool_relu_2x2, _bias_pool_relu_across_filters, _bias_pool_relu_any,
+                                    conv2d_backward, conv2d_forward)
 from tinycnn.kernels.conv2d_windows import conv2d_forward_windows
 from tinycnn.kernels.linear import linear_backward, linear_forward
 from tinycnn.kernels.log_softmax import log_softmax_backward, log_softmax_forward
@@ -160,13 +160,13 @@ def _zeros(dtype):
 
 
 def compile_conv_forward_and_data(dtype, image_shape=(1, 28, 28)):
-    """This process's half of a cold start: the augmentation, then the conv forward's 2x2 and 3x3 pooling helpers
-    and the conv forward itself (which finds its third helper, ``_bias_pool_relu_any``, in the cache: the other
+    """This process's half of a cold start: the augmentation, then the conv forward's 2x2 and across-filters pooling
+    helpers and the conv forward itself (which finds its third helper, ``_bias_pool_relu_any``, in the cache: the other
     process compiled it first), then the small kernels (linear, ReLU, log-softmax, NLL, both ways)."""
     pictures = np.zeros((2,) + tuple(image_shape[1:]), dtype=np.uint8)
     Augment(generator=np.random.default_rng(0), translate=0.1, dtype=dtype)(pictures)
     zeros = _zeros(dtype)
-    _compile_pool_helpers(dtype, (_bias_pool_relu_2x2, _bias_pool_relu_3x3))  # from the cache, on a cold start
+    _compile_pool_helpers(dtype, (_bias_pool_relu_2x2, _bias_pool_relu_across_filters))  # from the cache, on a cold start
     conv2d_forward(zeros(2, 1, 6, 6), zeros(3, 1, 3, 3), zeros(3), stride=1, padding=0, relu=True, pool_kernel=2,
                    pool_stride=2, n_parts=numba.get_num_threads())
     linear_forward(zeros(2, 3), zeros(4, 3), zeros(4))
@@ -255,9 +255,15 @@ def _compile_pool_helpers(dtype, helpers):
     zeros = _zeros(dtype)
     plane, pooled, winner = zeros(4, 4), zeros(2, 2), np.zeros((2, 2), dtype=np.int8)
     bias, relu = zeros(1)[0], True
+    arguments = {
+        _bias_pool_relu_2x2: (plane, bias, relu, pooled, winner),
+        _bias_pool_relu_any: (plane, bias, 2, 2, relu, pooled, winner),
+        _bias_pool_relu_across_filters: (zeros(1, 16), zeros(1), 2, 2, 4, relu, zeros(1, 2, 2),
+                                         np.zeros((1, 2, 2), dtype=np.int8), zeros(16, 1), zeros(1),
+                                         np.zeros(1, dtype=np.int8)),
+    }
     for helper in helpers:
-        kernel_and_stride = (2, 2) if helper is _bias_pool_relu_any else ()
-        _compile(helper, plane, bias, *kernel_and_stride, relu, pooled, winner)
+        _compile(helper, *arguments[helper])
 
 
 def compile_backward(dtype):
@@ -267,12 +273,12 @@ def compile_backward(dtype):
     zeros = _zeros(dtype)
     # The three pooling helpers come first, ready for the other process's conv forward. When that process has
     # the augmentation to compile first, they are all in the cache by the time it needs them. When it has not
-    # (after an edit to conv2d.py), it compiles the 2x2 and 3x3 ones itself while this one compiles the third,
+    # (after an edit to conv2d.py), it compiles the 2x2 and across-filters ones itself while this one compiles the third,
     # so that the two processes' halves stay about as long (the forward 3.9 s, the backward 3.3 here).
     if _in_cache(augment_batch):
         _compile_pool_helpers(dtype, (_bias_pool_relu_any,))
     else:
-        _compile_pool_helpers(dtype, (_bias_pool_relu_2x2, _bias_pool_relu_3x3, _bias_pool_relu_any))
+        _compile_pool_helpers(dtype, (_bias_pool_relu_2x2, _bias_pool_relu_across_filters, _bias_pool_relu_any))
     _compile(normalize_batch, np.zeros((2, 28, 28), dtype=np.uint8), MNIST_MEAN, MNIST_STD, zeros(2, 1, 28, 28))
     conv_options = dict(stride=1, padding=0, relu=True, pool_kernel=2, pool_stride=2)
     _compile(conv2d_forward_windows, zeros(2, 1, 6, 6), zeros(9, 1, 3, 3), zeros(9), stride=1, padding=0,

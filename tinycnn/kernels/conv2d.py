@@ -29,7 +29,9 @@ Read in this order:
    small buffer, calls BLAS once, and adds the bias, pools and applies ReLU
    while reading the product, so the full-size conv output of the batch is
    never stored (for the study's models it is 4 to 13 times the pooled one).
-   With a pool it convolves only the rows and columns the pool reads.
+   With a pool it convolves only the rows and columns the pool reads, and
+   pools a small plane (the study's 3x3 pool of a 9x9 product) across
+   filters, from the product transposed.
 
 ReLU and max-pool commute (ReLU is monotonic: the largest of the ReLU'd
 values is the ReLU of the largest value, at the same place), so one kernel
@@ -173,9 +175,9 @@ def _bias_pool_relu(plane, bias, kernel, stride, relu, out, winner):
             winner[ph, pw] = best_place
 
 
-# The pool of each image's planes, compiled once per window size the study uses, each a small function
-# of its own: inlined into the parallel kernel they cost Numba more to compile, and as calls, per plane,
-# they cost nothing measurable.
+# The pool of each image's planes, each a small function of its own (inlined into the parallel kernel they
+# cost Numba more to compile; as calls, once per plane or image, they cost nothing measurable): the 2x2 pool
+# with its window as a constant the compiler unrolls, small planes across filters, any other plane by plane.
 
 
 @njit(cache=True)
@@ -184,13 +186,54 @@ def _bias_pool_relu_2x2(plane, bias, relu, out, winner):
 
 
 @njit(cache=True)
-def _bias_pool_relu_3x3(plane, bias, relu, out, winner):
-    _bias_pool_relu(plane, bias, kernel=3, stride=3, relu=relu, out=out, winner=winner)
+def _bias_pool_relu_any(plane, bias, kernel, stride, relu, out, winner):
+    _bias_pool_relu(plane, bias, kernel=kernel, stride=stride, relu=relu, out=out, winner=winner)
 
 
 @njit(cache=True)
-def _bias_pool_relu_any(plane, bias, kernel, stride, relu, out, winner):
-    _bias_pool_relu(plane, bias, kernel=kernel, stride=stride, relu=relu, out=out, winner=winner)
+def _bias_pool_relu_across_filters(conv, bias, kernel, stride, RW, relu, out, winner, conv_t, best, best_place):
+    """``_bias_pool_relu`` for all of one image's planes at once: window by window, the filters innermost.
+
+    conv:   (F, RH*RW), one image's product, plane f in row f
+    bias:   (F,)
+    out:    (F, PH, PW), winner (F, PH, PW) int8: written as ``_bias_pool_relu`` writes them
+    conv_t: (RH*RW, F), best (F,), best_place (F,) int8: scratch
+
+    A small pooled plane, such as the study's 3x3 pool of a 9x9 product,
+    has rows of a few windows: too few for the compiler to compare several
+    windows at once, so plane by plane each window is a chain of scalar
+    steps, each waiting for the one before. Here the product is first
+    transposed, so that the values of one place for all F filters lie side
+    by side, and every comparison ``_bias_pool_relu`` makes runs for F
+    filters at a time, in the same order for each filter: the same maxima
+    and winners, ties and NaN included. On the study's second layer (32
+    filters) the conv forward took 5.9 ms per 1,024 images against 7.6.
+    """
+    F, positions = conv.shape
+    _, PH, PW = out.shape
+    for f in range(F):
+        for p in range(positions):
+            conv_t[p, f] = conv[f, p]
+    for ph in range(PH):
+        for pw in range(PW):
+            corner = ph * stride * RW + pw * stride  # the window's first place in the flattened plane
+            for f in range(F):
+                best[f] = conv_t[corner, f] + bias[f]
+                best_place[f] = 0
+            for kh in range(kernel):
+                for kw in range(kernel):
+                    values = conv_t[corner + kh * RW + kw]
+                    for f in range(F):
+                        value = values[f] + bias[f]
+                        take = (value > best[f]) | (value != value)  # as in _bias_pool_relu: a select, not an if
+                        best[f] = value if take else best[f]
+                        best_place[f] = kh * kernel + kw if take else best_place[f]
+            for f in range(F):
+                value = best[f]
+                if relu:
+                    value = 0.0 if value <= 0 else value  # NaN passes through, as in relu.py
+                out[f, ph, pw] = value
+                winner[f, ph, pw] = best_place[f]
 
 
 @njit(cache=True)
@@ -250,10 +293,15 @@ def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_str
     adds_bias = False
     for f in range(F):
         adds_bias = adds_bias or bias[f] != 0  # a conv without bias gets zeros: then nothing to add
+    # Pools other than 2x2 go across filters (measured: faster from 8 filters on, while the product, up to 8,192
+    # values, stays in the core's first cache as it is transposed), else plane by plane.
+    across_filters = pooled and not (pool_kernel == 2 and pool_stride == 2) and F >= 8 and F * positions <= 8192
     n_parts = max(1, min(N, n_parts))
     for part in prange(n_parts):  # images are independent: each thread writes only its own images' out, winner
         cols = empty((0 if lowered else rows, positions), x.dtype)
         conv = empty((F, positions), x.dtype)
+        conv_t = empty((positions if across_filters else 0, F), x.dtype)
+        best, best_place = empty(F, x.dtype), empty(F, np.int8)
         for n in range(part * N // n_parts, (part + 1) * N // n_parts):
             if lowered:
                 image_cols = x[n].reshape(rows, positions)
@@ -262,14 +310,16 @@ def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_str
                 image_cols = cols
             if pooled:
                 gemm(weight_matrix, AS_IS, image_cols, AS_IS, 0.0, conv)  # conv = weight_matrix @ cols
-                for f in range(F):
-                    plane = conv[f].reshape(RH, RW)
-                    if pool_kernel == 2 and pool_stride == 2:  # the study's pools, as constants the compiler unrolls
-                        _bias_pool_relu_2x2(plane, bias[f], relu, out[n, f], winner[n, f])
-                    elif pool_kernel == 3 and pool_stride == 3:
-                        _bias_pool_relu_3x3(plane, bias[f], relu, out[n, f], winner[n, f])
-                    else:
-                        _bias_pool_relu_any(plane, bias[f], pool_kernel, pool_stride, relu, out[n, f], winner[n, f])
+                if pool_kernel == 2 and pool_stride == 2:
+                    for f in range(F):
+                        _bias_pool_relu_2x2(conv[f].reshape(RH, RW), bias[f], relu, out[n, f], winner[n, f])
+                elif across_filters:
+                    _bias_pool_relu_across_filters(conv, bias, pool_kernel, pool_stride, RW, relu, out[n], winner[n],
+                                                   conv_t, best, best_place)
+                else:
+                    for f in range(F):
+                        _bias_pool_relu_any(conv[f].reshape(RH, RW), bias[f], pool_kernel, pool_stride, relu,
+                                            out[n, f], winner[n, f])
             else:  # the product goes straight into the output; bias and ReLU, if any, in place
                 out_n = out[n].reshape(F, positions)
                 gemm(weight_matrix, AS_IS, image_cols, AS_IS, 0.0, out_n)
