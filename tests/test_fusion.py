@@ -34,6 +34,8 @@ UNREAD_BY_3X3_POOL = ((1, 2, 12, 12), (3, 2, 3, 3), 1, 0, True, 3, 3, 3)  # 10x1
 STUDY_LAST_POOL = ((2, 4, 13, 13), (5, 4, 3, 3), 1, 0, True, 3, 3, 11)  # 11x11, reads 9x9
 # a 2x2 pool after as many filters as im2col rows (1*2*2): the forward runs in window order (conv2d_windows.py)
 WINDOW_ORDER = ((2, 1, 8, 7), (4, 1, 2, 2), 1, 1, True, 2, 2, 5)
+# a 3x3 pool after 8 filters, on a small product: the forward pools across filters (conv2d.py)
+ACROSS_FILTERS = ((2, 2, 11, 11), (8, 2, 3, 3), 1, 0, True, 3, 3, 13)
 
 
 def layer(x, w, b, stride, padding, relu, pool_kernel, pool_stride, relu_first=True):
@@ -52,6 +54,7 @@ def layer(x, w, b, stride, padding, relu, pool_kernel, pool_stride, relu_first=T
 @example(UNREAD_BY_3X3_POOL, False)
 @example(STUDY_LAST_POOL, True)
 @example(WINDOW_ORDER, False)
+@example(ACROSS_FILTERS, False)
 @given(layer_cases(), st.booleans())
 def test_fused_values_and_gradients_equal_the_unfused_ones(case, relu_first):
     """Both orders the study uses (ReLU then pool, pool then ReLU) give one op with the ops' values and gradients."""
@@ -75,6 +78,7 @@ def test_fused_values_and_gradients_equal_the_unfused_ones(case, relu_first):
 @example(UNREAD_BY_2X2_POOL)
 @example(UNREAD_BY_3X3_POOL)
 @example(WINDOW_ORDER)
+@example(ACROSS_FILTERS)
 @given(layer_cases())
 def test_fused_gradients_against_finite_differences(case):
     x_shape, w_shape, stride, padding, relu, pool_kernel, pool_stride, seed = case
