@@ -1,0 +1,219 @@
+"""Start-up of ``python experiments/iter4.py``: this commit beside another, in turns, as ratios.
+
+    python experiments/startup.py --against c5e6c17             # three rounds of each case, about 5 minutes
+    python experiments/startup.py --against fcd46fc --cases warm edit --rounds 5
+    python experiments/startup.py                               # this commit alone: seconds, no ratios
+
+Three cases, the ones a user waits for:
+
+- ``cold``: an empty Numba cache (a new ``NUMBA_CACHE_DIR`` for every run):
+  what a new clone, a new virtual environment or a CI job pays;
+- ``warm``: the cache the previous run filled;
+- ``edit``: a comment line appended first to the file of the conv kernel
+  that the training path runs (``tinycnn/kernels/conv2d.py``; before
+  commit e3ba4d2, ``conv2d_fused.py``), then ``--limit 4096``: what someone
+  studying the kernels pays after each change.
+
+This machine's speed drifts by up to a quarter within an hour, so seconds
+measured alone say little about a change. Each round runs the reference
+commit and then this one, case by case, and the ratio is taken round by
+round (this commit's seconds over the reference's, below 1 when this one
+is faster); the table gives their median and range.
+
+Both commits run from git worktrees in a temporary folder (your working
+tree is left alone, and uncommitted changes are not measured), with this
+Python and its packages, each with a Numba cache of its own. Wall time is
+the child process's from start to exit, peak memory its largest resident
+set (``os.wait4``). Runs write their records and pictures inside the
+worktrees, which are removed at the end.
+"""
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CASES = ("cold", "warm", "edit")
+EDIT_LIMIT = 4096  # images the edit case trains on: the compile, not the epoch, is what it measures
+# The file an edit touches: the fused conv kernel's. Until commit e3ba4d2 that was conv2d_fused.py (conv2d.py
+# then held the unfused kernel, which the training path did not run); since then it is conv2d.py.
+EDITED_FILES = ("tinycnn/kernels/conv2d_fused.py", "tinycnn/kernels/conv2d.py")
+
+
+def git(*args):
+    return subprocess.run(["git", "-C", str(REPO), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+class Side:
+    """One commit checked out in a worktree of its own, with its own Numba cache, ready to run iter4.py."""
+
+    def __init__(self, name, commit, scratch):
+        try:
+            self.commit = git("rev-parse", "--verify", "--short", f"{commit}^{{commit}}")
+        except subprocess.CalledProcessError:
+            raise SystemExit(f"error: {commit!r} is not a commit of {REPO}")
+        self.name, self.scratch = name, scratch
+        self.tree = scratch / f"tree-{name}"
+        git("worktree", "add", "--detach", "--quiet", str(self.tree), self.commit)
+        self.cache = scratch / f"cache-{name}"
+        self.edited = next(self.tree / name for name in EDITED_FILES if (self.tree / name).exists())
+        help_text = self._run_quietly(["--help"], self.cache)
+        # Older commits lack some flags: use those they have.
+        self.flags = ["--no-progress"] + [flag for flag in ("--no-plots",) if flag in help_text]
+        located = subprocess.run([sys.executable, "-c", "import tinycnn; print(tinycnn.__file__)"], cwd=self.tree,
+                                 env=self._environment(self.cache), capture_output=True, text=True, check=True)
+        if not Path(located.stdout.strip()).resolve().is_relative_to(self.tree.resolve()):
+            raise SystemExit(f"error: in {self.tree}, `import tinycnn` found {located.stdout.strip()}, not the "
+                             f"worktree's copy: something in this environment comes before PYTHONPATH")
+
+    def _environment(self, cache):
+        environment = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+        environment["PYTHONPATH"] = os.pathsep.join([str(self.tree)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+        return environment
+
+    def _run_quietly(self, arguments, cache):
+        result = subprocess.run([sys.executable, "experiments/iter4.py", *arguments], cwd=self.tree,
+                                env=self._environment(cache), capture_output=True, text=True)
+        if result.returncode != 0:
+            raise SystemExit(f"error: iter4.py {' '.join(arguments)} failed at {self.commit}:\n{result.stderr[-2000:]}")
+        return result.stdout
+
+    def measure(self, arguments, cache):
+        """Run iter4.py with ``arguments``; return (wall seconds, peak resident MB) of that process alone."""
+        log = self.scratch / f"{self.name}.log"
+        with open(log, "w") as output:
+            started = time.perf_counter()
+            process = subprocess.Popen([sys.executable, "experiments/iter4.py", *self.flags, *arguments],
+                                       cwd=self.tree, env=self._environment(cache), stdout=output, stderr=output)
+            _, status, usage = os.wait4(process.pid, 0)
+            seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            raise SystemExit(f"error: iter4.py failed at {self.commit}:\n{log.read_text()[-2000:]}")
+        return seconds, usage.ru_maxrss / 1024  # kilobytes on Linux
+
+    def run(self, case, limit):
+        """One measured run of ``case``, preceded by what makes it that case."""
+        images = [] if limit is None and case != "edit" else ["--limit", str(limit or EDIT_LIMIT)]
+        if case == "cold":
+            cache = self.scratch / f"cache-{self.name}-cold"
+            shutil.rmtree(cache, ignore_errors=True)
+            try:
+                return self.measure(images, cache)
+            finally:
+                shutil.rmtree(cache, ignore_errors=True)
+        self._run_quietly(self.flags + images, self.cache)  # the cache current (an edit's restore makes it stale)
+        if case == "warm":
+            return self.measure(images, self.cache)
+        original = self.edited.read_bytes()
+        try:
+            self.edited.write_bytes(original + b"# an edit\n")
+            return self.measure(images, self.cache)
+        finally:
+            self.edited.write_bytes(original)
+
+    def remove(self):
+        git("worktree", "remove", "--force", str(self.tree))
+
+
+def summarize(runs, sides):
+    """runs: {case: {side: [(seconds, MB), ...] in round order}} -> {case: {side: stats, "ratio": stats}}.
+
+    A side's stats: median, min and max seconds, and the largest peak MB.
+    The ratio pairs the rounds: the last side's seconds over the first's in
+    the same round.
+    """
+    summary = {}
+    for case, by_side in runs.items():
+        entry = {}
+        for side in sides:
+            seconds = [run[0] for run in by_side[side]]
+            entry[side] = {"median_s": statistics.median(seconds), "min_s": min(seconds), "max_s": max(seconds),
+                           "peak_mb": max(run[1] for run in by_side[side]), "seconds": seconds}
+        if len(sides) == 2:
+            ratios = [new[0] / old[0] for old, new in zip(by_side[sides[0]], by_side[sides[1]])]
+            entry["ratio"] = {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios),
+                              "rounds": ratios}
+        summary[case] = entry
+    return summary
+
+
+def print_table(summary, sides):
+    print()
+    header = "| case | " + " | ".join(sides) + (" | ratio, this / reference |" if len(sides) == 2 else " |")
+    print(header)
+    print("|---" * (header.count("|") - 1) + "|")
+    for case, entry in summary.items():
+        cells = [f"{entry[side]['median_s']:.2f} s ({entry[side]['min_s']:.2f}-{entry[side]['max_s']:.2f}), "
+                 f"{entry[side]['peak_mb']:.0f} MB" for side in sides]
+        if "ratio" in entry:
+            ratio = entry["ratio"]
+            cells.append(f"{ratio['median']:.2f} ({ratio['min']:.2f}-{ratio['max']:.2f})")
+        print(f"| {case} | " + " | ".join(cells) + " |")
+
+
+def machine():
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", metavar="COMMIT", help="the reference commit to run in turns with this one")
+    parser.add_argument("--commit", default="HEAD", help="the commit measured (default HEAD)")
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES), help="which cases (default all)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each case per commit (default 3)")
+    parser.add_argument("--limit", type=int, help="train on N images in every case (a quick check; default: "
+                                                  f"the whole epoch, and {EDIT_LIMIT} for the edit case)")
+    parser.add_argument("--out", type=Path, help="also write the figures here as JSON")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    about = machine()
+    print(f"{about['cpu']}, {about['cores']} cores, Python {about['python']}, "
+          f"OPENBLAS_CORETYPE={about['OPENBLAS_CORETYPE'] or 'unset'}")
+    with tempfile.TemporaryDirectory(prefix="tinycnn-startup-") as folder:
+        scratch, sides = Path(folder), []
+        try:
+            if args.against:
+                sides.append(Side("reference", args.against, scratch))
+            sides.append(Side("this", args.commit, scratch))
+            names = [f"{side.name} ({side.commit})" for side in sides]
+            runs = {case: {name: [] for name in names} for case in args.cases}
+            for case in args.cases:
+                for round_number in range(1, args.rounds + 1):
+                    for side, name in zip(sides, names):
+                        seconds, megabytes = side.run(case, args.limit)
+                        runs[case][name].append((seconds, megabytes))
+                        print(f"{time.strftime('%H:%M:%S')} {case:4} round {round_number} {name}: "
+                              f"{seconds:.2f} s, {megabytes:.0f} MB", flush=True)
+        finally:
+            for side in sides:
+                side.remove()
+    summary = summarize(runs, names)
+    print_table(summary, names)
+    if args.out:
+        sys.path.insert(0, str(REPO))
+        from tinycnn.files import write_json
+
+        write_json(args.out, {"machine": about, "limit": args.limit, "rounds": args.rounds, "cases": summary})
+        print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
