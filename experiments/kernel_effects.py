@@ -25,7 +25,7 @@ with one technique taken away:
 - threads:      one thread instead of two (the images are not spread).
 
 The variants are the engine's own kernels recompiled with one helper
-replaced (``_extent_read_by_pool``, ``gemm``, ``_bias_pool_relu_across_filters``), and the engine's kernels are
+replaced (``_extent_read_by_pool``, ``gemm``, ``bias_pool_relu_across_filters``), and the engine's kernels are
 recompiled the same way for the comparison, so nothing else differs (on
 conv1, "no pool crop" also takes the window order away: the crop belongs
 to the plane-order kernel).
@@ -41,7 +41,8 @@ import types
 import numba
 import numpy as np
 
-from tinycnn.kernels.conv2d import _bias_pool_relu, _bias_pool_relu_any, conv2d_backward, conv2d_forward
+from tinycnn.kernels.conv2d import conv2d_backward, conv2d_forward
+from tinycnn.kernels.conv2d_pool import bias_pool_relu, bias_pool_relu_any
 from tinycnn.kernels.conv2d_windows import conv2d_forward_windows, pools_in_window_order
 from tinycnn.kernels.maxpool2d import maxpool2d_backward, maxpool2d_forward
 from tinycnn.kernels.relu import relu_backward, relu_forward
@@ -75,10 +76,10 @@ def _pool_plane_by_plane(conv, bias, kernel, stride, RW, relu, out, winner, conv
     RH = conv.shape[1] // RW
     for f in range(conv.shape[0]):  # the 3x3 pool with its window as a constant, as the engine had it
         if kernel == 3 and stride == 3:
-            _bias_pool_relu(conv[f].reshape(RH, RW), bias[f], kernel=3, stride=3, relu=relu, out=out[f],
+            bias_pool_relu(conv[f].reshape(RH, RW), bias[f], kernel=3, stride=3, relu=relu, out=out[f],
                             winner=winner[f])
         else:
-            _bias_pool_relu_any(conv[f].reshape(RH, RW), bias[f], kernel, stride, relu, out[f], winner[f])
+            bias_pool_relu_any(conv[f].reshape(RH, RW), bias[f], kernel, stride, relu, out[f], winner[f])
 
 
 def recompiled(dispatcher, **helpers):
@@ -129,7 +130,7 @@ def variants(in_window_order):
         "engine": fused_pair(forward(), recompiled(conv2d_backward)),
         "no fusion": unfused,
         "no window order": fused_pair(recompiled(conv2d_forward), recompiled(conv2d_backward)),
-        "no pool across filters": fused_pair(forward(_bias_pool_relu_across_filters=_pool_plane_by_plane),
+        "no pool across filters": fused_pair(forward(bias_pool_relu_across_filters=_pool_plane_by_plane),
                                              recompiled(conv2d_backward)),
         "no pool crop": fused_pair(recompiled(conv2d_forward, _extent_read_by_pool=_all_rows),
                                    recompiled(conv2d_backward, _extent_read_by_pool=_all_rows)),

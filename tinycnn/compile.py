@@ -11,9 +11,10 @@ So the first run on a machine (a new clone, a new virtual environment, a CI
 job) pays for compiling; every later run starts at once. Editing a kernel's
 file makes Numba compile the kernels of that file again. But Numba checks
 only the file of the kernel it compiled, not the files of the helpers that
-kernel calls: after editing ``im2col.py``, ``blas.py`` or ``buffers.py``
-(which the conv kernels call), or a naive kernel another file's naive kernel uses, run
-``python -m tinycnn.compile --clear``, or the old machine code keeps running.
+kernel calls: after editing ``im2col.py``, ``conv2d_pool.py``, ``blas.py`` or
+``buffers.py`` (which the conv kernels call), or a naive kernel another file's
+naive kernel uses, run ``python -m tinycnn.compile --clear``, or the old
+machine code keeps running.
 
 - ``warm_up(model)`` runs one training step and one evaluation of a copy of
   ``model`` on two random images (and the augmentation on two images), so
@@ -53,8 +54,8 @@ import tinycnn.functional as F
 from tinycnn import nn, optim
 from tinycnn.data import Augment
 from tinycnn.data.augment import MNIST_MEAN, MNIST_STD, augment_batch, normalize_batch
-from tinycnn.kernels.conv2d import (_bias_pool_relu_2x2, _bias_pool_relu_across_filters, _bias_pool_relu_any,
-                                    conv2d_backward, conv2d_forward)
+from tinycnn.kernels.conv2d import conv2d_backward, conv2d_forward
+from tinycnn.kernels.conv2d_pool import bias_pool_relu_2x2, bias_pool_relu_across_filters, bias_pool_relu_any
 from tinycnn.kernels.conv2d_windows import conv2d_forward_windows
 from tinycnn.kernels.linear import linear_backward, linear_forward
 from tinycnn.kernels.log_softmax import log_softmax_backward, log_softmax_forward
@@ -160,14 +161,12 @@ def _zeros(dtype):
 
 
 def compile_conv_forward_and_data(dtype, image_shape=(1, 28, 28)):
-    """This process's half of a cold start: the augmentation, then the conv forward's 2x2 and plane-by-plane
-    pooling helpers and the conv forward itself (which finds its third helper, the pool across filters, in the
-    cache: the other process compiled it first), then the small kernels (linear, ReLU, log-softmax, NLL, both
-    ways)."""
+    """This process's half of a cold start: the augmentation, then the conv forward (which finds its pools in
+    the cache: the other process compiled them first), then the small kernels (linear, ReLU, log-softmax, NLL,
+    both ways)."""
     pictures = np.zeros((2,) + tuple(image_shape[1:]), dtype=np.uint8)
     Augment(generator=np.random.default_rng(0), translate=0.1, dtype=dtype)(pictures)
     zeros = _zeros(dtype)
-    _compile_pool_helpers(dtype, (_bias_pool_relu_2x2, _bias_pool_relu_any))  # from the cache, on a cold start
     conv2d_forward(zeros(2, 1, 6, 6), zeros(3, 1, 3, 3), zeros(3), stride=1, padding=0, relu=True, pool_kernel=2,
                    pool_stride=2, n_parts=numba.get_num_threads())
     linear_forward(zeros(2, 3), zeros(4, 3), zeros(4))
@@ -251,36 +250,26 @@ def _compile(kernel, *args, **kwargs):
     kernel.compile(tuple(numba.typeof(value) for value in bound.arguments.values()))
 
 
-def _compile_pool_helpers(dtype, helpers):
-    """Compile (or load) the conv forward's pooling helpers among ``helpers``, for the types the forward passes."""
+def _compile_pools(dtype):
+    """Compile (or load) the conv forward's three pools (``conv2d_pool.py``), for the types the forward passes."""
     zeros = _zeros(dtype)
     plane, pooled, winner = zeros(4, 4), zeros(2, 2), np.zeros((2, 2), dtype=np.int8)
     bias, relu = zeros(1)[0], True
-    arguments = {
-        _bias_pool_relu_2x2: (plane, bias, relu, pooled, winner),
-        _bias_pool_relu_any: (plane, bias, 2, 2, relu, pooled, winner),
-        _bias_pool_relu_across_filters: (zeros(1, 16), zeros(1), 2, 2, 4, relu, zeros(1, 2, 2),
-                                         np.zeros((1, 2, 2), dtype=np.int8), zeros(16, 1), zeros(1),
-                                         np.zeros(1, dtype=np.int8)),
-    }
-    for helper in helpers:
-        _compile(helper, *arguments[helper])
+    _compile(bias_pool_relu_2x2, plane, bias, relu, pooled, winner)
+    _compile(bias_pool_relu_any, plane, bias, 2, 2, relu, pooled, winner)
+    _compile(bias_pool_relu_across_filters, zeros(1, 16), zeros(1), 2, 2, 4, relu, zeros(1, 2, 2),
+             np.zeros((1, 2, 2), dtype=np.int8), zeros(16, 1), zeros(1), np.zeros(1, dtype=np.int8))
 
 
 def compile_backward(dtype):
-    """The helper's half of a cold start: the conv forward's pooling helpers, normalisation, the first layer's
-    forward in window order and the conv backward, each for arguments of the types the engine passes (so that
-    the other process finds them in the cache), without running them."""
+    """The helper's half of a cold start: the conv forward's pools, normalisation, the first layer's forward in
+    window order and the conv backward, each for arguments of the types the engine passes (so that the other
+    process finds them in the cache), without running them."""
     zeros = _zeros(dtype)
-    # The three pooling helpers come first, ready for the other process's conv forward. When that process has
-    # the augmentation to compile first, they are all in the cache by the time it needs them. When it has not
-    # (after an edit to conv2d.py), it compiles the 2x2 and plane-by-plane ones itself (0.5 s) while this one
-    # compiles the one across filters (0.4 s), so that the two processes' halves stay about as long (the forward
-    # alone takes 3.7 s, the backward 3.3 here).
-    if _in_cache(augment_batch):
-        _compile_pool_helpers(dtype, (_bias_pool_relu_across_filters,))
-    else:
-        _compile_pool_helpers(dtype, (_bias_pool_relu_2x2, _bias_pool_relu_across_filters, _bias_pool_relu_any))
+    # The pools come first (1 s on a cold cache, loaded at once after an edit to conv2d.py, their callers' file):
+    # while the other process compiles the augmentation, so that they are in the cache when its conv forward
+    # needs them.
+    _compile_pools(dtype)
     _compile(normalize_batch, np.zeros((2, 28, 28), dtype=np.uint8), MNIST_MEAN, MNIST_STD, zeros(2, 1, 28, 28))
     conv_options = dict(stride=1, padding=0, relu=True, pool_kernel=2, pool_stride=2)
     _compile(conv2d_forward_windows, zeros(2, 1, 6, 6), zeros(9, 1, 3, 3), zeros(9), stride=1, padding=0,

@@ -5,11 +5,11 @@ Every op's file holds the kernels the engine runs and, beside them,
 sharing no code with the fast ones. The naive ones are there to be read
 first and to serve as test oracles; the others are fast enough to train
 with. (``nll.py`` is one plain loop, its own definition; ``im2col.py``,
-``blas.py``, ``buffers.py`` and ``threads.py`` are helpers of the conv
-kernels.) What runs
+``conv2d_pool.py``, ``blas.py``, ``buffers.py`` and ``threads.py`` are
+helpers of the conv kernels.) What runs
 when:
 
-    F.conv2d, and the F.relu / F.max_pool2d that follow it    conv2d.py     (im2col.py, blas.py inside)
+    F.conv2d, and the F.relu / F.max_pool2d that follow it    conv2d.py     (im2col.py, blas.py, conv2d_pool.py inside)
       when fusion joins them (the default; tinycnn/fusion.py)
       but the forward when the pool is 2x2, stride 2, and    conv2d_windows.py
       F >= C*KH*KW (as on the study's first layer)
@@ -30,8 +30,8 @@ buffers they are handed, named ``out``, ``cols``, ``c`` and the like. They are g
 compiles one version per dtype on first use and caches it on disk
 (``cache=True``); editing a kernel's file makes its kernels compile again.
 Numba checks only that file, not the files of the helpers a kernel calls:
-after editing ``im2col.py``, ``blas.py`` or ``buffers.py``, run ``python -m
-tinycnn.compile --clear`` (see tinycnn/compile.py). Set ``NUMBA_DISABLE_JIT=1`` to run every
+after editing ``im2col.py``, ``conv2d_pool.py``, ``blas.py`` or ``buffers.py``,
+run ``python -m tinycnn.compile --clear`` (see tinycnn/compile.py). Set ``NUMBA_DISABLE_JIT=1`` to run every
 kernel as ordinary Python, e.g. to step through one in a debugger (``gemm`` is then
 NumPy's ``@``: BLAS's C function can be called only from compiled code).
 

@@ -31,7 +31,8 @@ Read in this order:
    never stored (for the study's models it is 4 to 13 times the pooled one).
    With a pool it convolves only the rows and columns the pool reads, and
    pools a small plane (the study's 3x3 pool of a 9x9 product) across
-   filters, from the product transposed.
+   filters, from the product transposed. The pools themselves are in
+   ``conv2d_pool.py``.
 
 ReLU and max-pool commute (ReLU is monotonic: the largest of the ReLU'd
 values is the ReLU of the largest value, at the same place), so one kernel
@@ -46,6 +47,7 @@ from numba import njit, prange
 
 from tinycnn.kernels.blas import AS_IS, TRANSPOSED, gemm
 from tinycnn.kernels.buffers import empty, ones, zeros
+from tinycnn.kernels.conv2d_pool import bias_pool_relu_2x2, bias_pool_relu_across_filters, bias_pool_relu_any
 from tinycnn.kernels.im2col import col2im_add, im2col
 from tinycnn.kernels.maxpool2d import maxpool2d_backward_naive, maxpool2d_forward_naive
 from tinycnn.kernels.relu import relu_backward_naive, relu_forward_naive
@@ -144,98 +146,6 @@ def conv2d_backward_naive(dout, x, weight, bias, stride, padding, relu, pool_ker
 # the kernels the engine runs
 
 
-@njit(cache=True, inline="always")
-def _bias_pool_relu(plane, bias, kernel, stride, relu, out, winner):
-    """Add ``bias`` to one (RH, RW) conv plane, max-pool it into out (PH, PW), then ReLU if ``relu``.
-
-    winner (PH, PW) int8 gets the place of each window's maximum in its
-    window, kh*kernel + kw: a number below kernel**2 that fits in a byte,
-    where ``maxpool2d.py`` keeps a flat index into the plane. Same rule
-    (first maximum in row-major window order wins; NaN wins). The bias is
-    added to each value as it is read, exactly as a separate pass would have
-    added it, without that pass. The loop body has no branches (a select,
-    not an if), so the compiler can run it over several windows at once;
-    inlined with a constant kernel this is about 3x faster than
-    ``maxpool2d._pool_plane`` on the study's 2x2 pools.
-    """
-    PH, PW = out.shape
-    for ph in range(PH):
-        for pw in range(PW):
-            best = plane[ph * stride, pw * stride] + bias
-            best_place = 0
-            for kh in range(kernel):
-                for kw in range(kernel):
-                    value = plane[ph * stride + kh, pw * stride + kw] + bias
-                    take = (value > best) | (value != value)
-                    best = value if take else best
-                    best_place = kh * kernel + kw if take else best_place
-            if relu:
-                best = 0.0 if best <= 0 else best  # written so that NaN passes through, as in relu.py
-            out[ph, pw] = best
-            winner[ph, pw] = best_place
-
-
-# The pool of each image's planes, each a small function of its own (inlined into the parallel kernel they
-# cost Numba more to compile; as calls, once per plane or image, they cost nothing measurable): the 2x2 pool
-# with its window as a constant the compiler unrolls, small planes across filters, any other plane by plane.
-
-
-@njit(cache=True)
-def _bias_pool_relu_2x2(plane, bias, relu, out, winner):
-    _bias_pool_relu(plane, bias, kernel=2, stride=2, relu=relu, out=out, winner=winner)
-
-
-@njit(cache=True)
-def _bias_pool_relu_any(plane, bias, kernel, stride, relu, out, winner):
-    _bias_pool_relu(plane, bias, kernel=kernel, stride=stride, relu=relu, out=out, winner=winner)
-
-
-@njit(cache=True)
-def _bias_pool_relu_across_filters(conv, bias, kernel, stride, RW, relu, out, winner, conv_t, best, best_place):
-    """``_bias_pool_relu`` for all of one image's planes at once: window by window, the filters innermost.
-
-    conv:   (F, RH*RW), one image's product, plane f in row f
-    bias:   (F,)
-    out:    (F, PH, PW), winner (F, PH, PW) int8: written as ``_bias_pool_relu`` writes them
-    conv_t: (RH*RW, F), best (F,), best_place (F,) int8: scratch
-
-    A small pooled plane, such as the study's 3x3 pool of a 9x9 product,
-    has rows of a few windows: too few for the compiler to compare several
-    windows at once, so plane by plane each window is a chain of scalar
-    steps, each waiting for the one before. Here the product is first
-    transposed, so that the values of one place for all F filters lie side
-    by side, and every comparison ``_bias_pool_relu`` makes runs for F
-    filters at a time, in the same order for each filter: the same maxima
-    and winners, ties and NaN included. On the study's second layer (32
-    filters) the conv forward took 5.9 ms per 1,024 images against 7.6.
-    """
-    F, positions = conv.shape
-    _, PH, PW = out.shape
-    for f in range(F):
-        for p in range(positions):
-            conv_t[p, f] = conv[f, p]
-    for ph in range(PH):
-        for pw in range(PW):
-            corner = ph * stride * RW + pw * stride  # the window's first place in the flattened plane
-            for f in range(F):
-                best[f] = conv_t[corner, f] + bias[f]
-                best_place[f] = 0
-            for kh in range(kernel):
-                for kw in range(kernel):
-                    values = conv_t[corner + kh * RW + kw]
-                    for f in range(F):
-                        value = values[f] + bias[f]
-                        take = (value > best[f]) | (value != value)  # as in _bias_pool_relu: a select, not an if
-                        best[f] = value if take else best[f]
-                        best_place[f] = kh * kernel + kw if take else best_place[f]
-            for f in range(F):
-                value = best[f]
-                if relu:
-                    value = 0.0 if value <= 0 else value  # NaN passes through, as in relu.py
-                out[f, ph, pw] = value
-                winner[f, ph, pw] = best_place[f]
-
-
 @njit(cache=True)
 def _extent_read_by_pool(size, pooled_size, pool_kernel, pool_stride):
     """How many of the conv output's rows (or columns) the pool reads: RH of OH (or RW of OW).
@@ -312,13 +222,13 @@ def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_str
                 gemm(weight_matrix, AS_IS, image_cols, AS_IS, 0.0, conv)  # conv = weight_matrix @ cols
                 if pool_kernel == 2 and pool_stride == 2:
                     for f in range(F):
-                        _bias_pool_relu_2x2(conv[f].reshape(RH, RW), bias[f], relu, out[n, f], winner[n, f])
+                        bias_pool_relu_2x2(conv[f].reshape(RH, RW), bias[f], relu, out[n, f], winner[n, f])
                 elif across_filters:
-                    _bias_pool_relu_across_filters(conv, bias, pool_kernel, pool_stride, RW, relu, out[n], winner[n],
+                    bias_pool_relu_across_filters(conv, bias, pool_kernel, pool_stride, RW, relu, out[n], winner[n],
                                                    conv_t, best, best_place)
                 else:
                     for f in range(F):
-                        _bias_pool_relu_any(conv[f].reshape(RH, RW), bias[f], pool_kernel, pool_stride, relu,
+                        bias_pool_relu_any(conv[f].reshape(RH, RW), bias[f], pool_kernel, pool_stride, relu,
                                             out[n, f], winner[n, f])
             else:  # the product goes straight into the output; bias and ReLU, if any, in place
                 out_n = out[n].reshape(F, positions)

@@ -46,7 +46,7 @@ def pools_in_window_order(filters, rows, pool_kernel, pool_stride):
 
 @njit(cache=True)
 def _bias_pool_relu_windows(windows, bias, places, relu, out, winner):
-    """The pool of ``conv2d._bias_pool_relu``, for a conv output in ``im2col_windows``'s order: filter by filter.
+    """The pool of ``conv2d_pool.bias_pool_relu``, for a conv output in ``im2col_windows``'s order: filter by filter.
 
     Q = PH*PW, the windows of one filter's plane.
     windows: (places * Q,), one filter's row of the product: the value of
