@@ -32,12 +32,13 @@ import argparse
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmark import cpu_name, summarise
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = ("cold", "warm", "edit")
@@ -124,23 +125,18 @@ class Side:
 
 
 def summarize(runs, sides):
-    """runs: {case: {side: [(seconds, MB), ...] in round order}} -> {case: {side: stats, "ratio": stats}}.
+    """runs: {case: {side: [(seconds, MB), ...] in round order}} -> {case: {side: ..., "ratio": ...}}.
 
-    A side's stats: median, min and max seconds, and the largest peak MB.
-    The ratio pairs the rounds: the last side's seconds over the first's in
-    the same round.
+    A side: its seconds' median, min, max and values, and its largest peak
+    MB. The ratio pairs the rounds: the last side's seconds over the first's
+    in the same round.
     """
     summary = {}
     for case, by_side in runs.items():
-        entry = {}
-        for side in sides:
-            seconds = [run[0] for run in by_side[side]]
-            entry[side] = {"median_s": statistics.median(seconds), "min_s": min(seconds), "max_s": max(seconds),
-                           "peak_mb": max(run[1] for run in by_side[side]), "seconds": seconds}
+        entry = {side: {"seconds": summarise([run[0] for run in by_side[side]]),
+                        "peak_mb": max(run[1] for run in by_side[side])} for side in sides}
         if len(sides) == 2:
-            ratios = [new[0] / old[0] for old, new in zip(by_side[sides[0]], by_side[sides[1]])]
-            entry["ratio"] = {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios),
-                              "rounds": ratios}
+            entry["ratio"] = summarise([new[0] / old[0] for old, new in zip(by_side[sides[0]], by_side[sides[1]])])
         summary[case] = entry
     return summary
 
@@ -151,8 +147,8 @@ def print_table(summary, sides):
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     for case, entry in summary.items():
-        cells = [f"{entry[side]['median_s']:.2f} s ({entry[side]['min_s']:.2f}-{entry[side]['max_s']:.2f}), "
-                 f"{entry[side]['peak_mb']:.0f} MB" for side in sides]
+        cells = [f"{entry[side]['seconds']['median']:.2f} s ({entry[side]['seconds']['min']:.2f}-"
+                 f"{entry[side]['seconds']['max']:.2f}), {entry[side]['peak_mb']:.0f} MB" for side in sides]
         if "ratio" in entry:
             ratio = entry["ratio"]
             cells.append(f"{ratio['median']:.2f} ({ratio['min']:.2f}-{ratio['max']:.2f})")
@@ -160,9 +156,7 @@ def print_table(summary, sides):
 
 
 def machine():
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
 
 
