@@ -14,8 +14,9 @@ Three cases, the ones a user waits for:
   commit e3ba4d2, ``conv2d_fused.py``), then ``--limit 4096``: what someone
   studying the kernels pays after each change.
 
-This machine's speed drifts by up to a quarter within an hour, so seconds
-measured alone say little about a change. Each round runs the reference
+A shared machine's speed drifts (this project's 2-core one by up to a
+quarter within an hour), so seconds measured alone say little about a
+change. Each round runs the reference
 commit and then this one, case by case, and the ratio is taken round by
 round (this commit's seconds over the reference's, below 1 when this one
 is faster); the table gives their median and range.
@@ -62,9 +63,21 @@ class Side:
             raise SystemExit(f"error: {commit!r} is not a commit of {REPO}")
         self.name, self.scratch = name, scratch
         self.tree = scratch / f"tree-{name}"
-        git("worktree", "add", "--detach", "--quiet", str(self.tree), self.commit)
         self.cache = scratch / f"cache-{name}"
-        self.edited = next(self.tree / name for name in EDITED_FILES if (self.tree / name).exists())
+        git("worktree", "add", "--detach", "--quiet", str(self.tree), self.commit)
+        try:
+            self._check()
+        except BaseException:
+            self.remove()  # a worktree left behind would stay registered in the repository
+            raise
+
+    def _check(self):
+        """Find the file an edit touches and the flags iter4.py has; make sure the worktree's tinycnn is imported."""
+        edited = [self.tree / path for path in EDITED_FILES if (self.tree / path).exists()]
+        if not (self.tree / "experiments" / "iter4.py").exists() or not edited:
+            raise SystemExit(f"error: {self.commit} has no experiments/iter4.py or no fused conv kernel "
+                             f"({' or '.join(EDITED_FILES)}): pick a later commit")
+        self.edited = edited[0]
         help_text = self._run_quietly(["--help"], self.cache)
         # Older commits lack some flags: use those they have.
         self.flags = ["--no-progress"] + [flag for flag in ("--no-plots",) if flag in help_text]
@@ -124,7 +137,7 @@ class Side:
         git("worktree", "remove", "--force", str(self.tree))
 
 
-def summarize(runs, sides):
+def summarize_runs(runs, sides):
     """runs: {case: {side: [(seconds, MB), ...] in round order}} -> {case: {side: ..., "ratio": ...}}.
 
     A side: its seconds' median, min, max and values, and its largest peak
@@ -172,12 +185,14 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
-    about = machine()
+    about, started = machine(), time.strftime("%Y-%m-%d %H:%M:%S")
     print(f"{about['cpu']}, {about['cores']} cores, Python {about['python']}, "
           f"OPENBLAS_CORETYPE={about['OPENBLAS_CORETYPE'] or 'unset'}")
     with tempfile.TemporaryDirectory(prefix="tinycnn-startup-") as folder:
@@ -198,13 +213,14 @@ def main(argv=None):
         finally:
             for side in sides:
                 side.remove()
-    summary = summarize(runs, names)
+    summary = summarize_runs(runs, names)
     print_table(summary, names)
     if args.out:
         sys.path.insert(0, str(REPO))
         from tinycnn.files import write_json
 
-        write_json(args.out, {"machine": about, "limit": args.limit, "rounds": args.rounds, "cases": summary})
+        write_json(args.out, {"machine": about, "started": started, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                              "commits": names, "limit": args.limit, "rounds": args.rounds, "cases": summary})
         print(f"written to {args.out}")
     return 0
 
