@@ -22,11 +22,11 @@ machine code keeps running.
   training starts. The model, its statistics and every random generator are
   left as they were. On a machine with two cores or more, when the conv
   backward is not in the cache yet, a helper process (on Linux a fork of
-  this one, which starts at once) compiles it and the first layer's forward
-  (``conv2d_windows.py``) while this one compiles the conv forward, the data
-  kernels and the small kernels (linear, ReLU, log-softmax, NLL): Numba
-  compiles one function at a time per process, and the two halves take about
-  as long.
+  this one, which starts at once) compiles it, the conv forward's pools,
+  the normalisation and the first layer's forward (``conv2d_windows.py``)
+  while this one compiles the augmentation, the conv forward and the small
+  kernels (linear, ReLU, log-softmax, NLL): Numba compiles one function at a
+  time per process, and the two halves take about as long.
 - ``compiling_notice()`` prints one line the first time Numba starts
   compiling inside it, and how long it took at the end; on a warm cache it
   prints nothing.

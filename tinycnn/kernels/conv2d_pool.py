@@ -3,13 +3,15 @@
 ``conv2d.py``'s forward computes each image's product, conv (F, RH*RW), one
 plane of RH x RW per filter, and hands it to one of these, by the pool:
 
-- ``bias_pool_relu``: one plane, the definition; compiled into the two
-  below, each with its window size;
+- ``bias_pool_relu``: one plane, the definition; inlined into the next
+  two;
 - ``bias_pool_relu_2x2``: a 2x2 pool of stride 2, its window a constant the
   compiler unrolls;
-- ``bias_pool_relu_any``: any other pool, plane by plane;
-- ``bias_pool_relu_across_filters``: a small plane (the study's 3x3 pool of
-  a 9x9 product) for all the image's filters at once.
+- ``bias_pool_relu_across_filters``: any other pool of a small product (at
+  least 8 filters, at most 8,192 values, such as the study's 3x3 pool of a
+  9x9 plane), for all the image's filters at once;
+- ``bias_pool_relu_any``: any other pool, plane by plane, its window size a
+  number known only when it runs.
 
 Each pooled value is the largest of its window, plus the bias, then ReLU'd;
 ``winner`` keeps where in the window it was, for the backward. The rules
