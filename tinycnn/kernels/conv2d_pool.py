@@ -3,8 +3,10 @@
 ``conv2d.py``'s forward computes each image's product, conv (F, RH*RW), one
 plane of RH x RW per filter, and hands it to one of these, by the pool:
 
-- ``bias_pool_relu``: one plane, the definition; inlined into the next
-  two;
+- ``bias_pool_relu``: one plane, the definition; inlined into
+  ``bias_pool_relu_2x2`` and ``bias_pool_relu_any``
+  (``bias_pool_relu_across_filters`` takes its steps for all filters at
+  once);
 - ``bias_pool_relu_2x2``: a 2x2 pool of stride 2, its window a constant the
   compiler unrolls;
 - ``bias_pool_relu_across_filters``: any other pool of a small product (at
