@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 
 from benchmark import cpu_name, summarise
+from tinycnn.files import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = ("cold", "warm", "edit")
@@ -78,7 +79,7 @@ class Side:
             raise SystemExit(f"error: {self.commit} has no experiments/iter4.py or no fused conv kernel "
                              f"({' or '.join(EDITED_FILES)}): pick a later commit")
         self.edited = edited[0]
-        help_text = self._run_quietly(["--help"], self.cache)
+        help_text = self._run_quietly(["--help"])
         # Older commits lack some flags: use those they have.
         self.flags = ["--no-progress"] + [flag for flag in ("--no-plots",) if flag in help_text]
         located = subprocess.run([sys.executable, "-c", "import tinycnn; print(tinycnn.__file__)"], cwd=self.tree,
@@ -92,9 +93,13 @@ class Side:
         environment["PYTHONPATH"] = os.pathsep.join([str(self.tree)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
         return environment
 
-    def _run_quietly(self, arguments, cache):
-        result = subprocess.run([sys.executable, "experiments/iter4.py", *arguments], cwd=self.tree,
-                                env=self._environment(cache), capture_output=True, text=True)
+    def _iter4(self, arguments):
+        return [sys.executable, "experiments/iter4.py", *arguments]
+
+    def _run_quietly(self, arguments):
+        """Run iter4.py with ``arguments`` and this side's cache, unmeasured; return what it printed."""
+        result = subprocess.run(self._iter4(arguments), cwd=self.tree, env=self._environment(self.cache),
+                                capture_output=True, text=True)
         if result.returncode != 0:
             raise SystemExit(f"error: iter4.py {' '.join(arguments)} failed at {self.commit}:\n{result.stderr[-2000:]}")
         return result.stdout
@@ -104,32 +109,31 @@ class Side:
         log = self.scratch / f"{self.name}.log"
         with open(log, "w") as output:
             started = time.perf_counter()
-            process = subprocess.Popen([sys.executable, "experiments/iter4.py", *self.flags, *arguments],
-                                       cwd=self.tree, env=self._environment(cache), stdout=output, stderr=output)
+            process = subprocess.Popen(self._iter4(arguments), cwd=self.tree, env=self._environment(cache),
+                                       stdout=output, stderr=output)
             _, status, usage = os.wait4(process.pid, 0)
             seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
+        if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"error: iter4.py failed at {self.commit}:\n{log.read_text()[-2000:]}")
         return seconds, usage.ru_maxrss / 1024  # kilobytes on Linux
 
     def run(self, case, limit):
         """One measured run of ``case``, preceded by what makes it that case."""
-        images = [] if limit is None and case != "edit" else ["--limit", str(limit or EDIT_LIMIT)]
+        arguments = self.flags + ([] if limit is None and case != "edit" else ["--limit", str(limit or EDIT_LIMIT)])
         if case == "cold":
             cache = self.scratch / f"cache-{self.name}-cold"
             shutil.rmtree(cache, ignore_errors=True)
             try:
-                return self.measure(images, cache)
+                return self.measure(arguments, cache)
             finally:
                 shutil.rmtree(cache, ignore_errors=True)
-        self._run_quietly(self.flags + images, self.cache)  # the cache current (an edit's restore makes it stale)
+        self._run_quietly(arguments)  # the cache current (an edit's restore makes it stale)
         if case == "warm":
-            return self.measure(images, self.cache)
+            return self.measure(arguments, self.cache)
         original = self.edited.read_bytes()
         try:
             self.edited.write_bytes(original + b"# an edit\n")
-            return self.measure(images, self.cache)
+            return self.measure(arguments, self.cache)
         finally:
             self.edited.write_bytes(original)
 
@@ -216,9 +220,6 @@ def main(argv=None):
     summary = summarize_runs(runs, names)
     print_table(summary, names)
     if args.out:
-        sys.path.insert(0, str(REPO))
-        from tinycnn.files import write_json
-
         write_json(args.out, {"machine": about, "started": started, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
                               "commits": names, "limit": args.limit, "rounds": args.rounds, "cases": summary})
         print(f"written to {args.out}")
