@@ -41,9 +41,9 @@ import types
 import numba
 import numpy as np
 
-from tinycnn.kernels.conv2d import conv2d_backward, conv2d_forward
+from tinycnn.kernels.conv2d import conv2d_backward, conv2d_backward_images, conv2d_forward, conv2d_forward_images
 from tinycnn.kernels.conv2d_pool import bias_pool_relu, bias_pool_relu_any
-from tinycnn.kernels.conv2d_windows import conv2d_forward_windows, pools_in_window_order
+from tinycnn.kernels.conv2d_windows import conv2d_forward_windows, conv2d_forward_windows_images, pools_in_window_order
 from tinycnn.kernels.maxpool2d import maxpool2d_backward, maxpool2d_forward
 from tinycnn.kernels.relu import relu_backward, relu_forward
 from tinycnn.kernels.threads import one_blas_thread
@@ -82,12 +82,17 @@ def _pool_plane_by_plane(conv, bias, kernel, stride, RW, relu, out, winner, conv
             bias_pool_relu_any(conv[f].reshape(RH, RW), bias[f], kernel, stride, relu, out[f], winner[f])
 
 
-def recompiled(dispatcher, **helpers):
-    """The kernel compiled again with some of the helpers it calls replaced."""
-    function = dispatcher.py_func
-    clone = types.FunctionType(function.__code__, dict(function.__globals__, **helpers), function.__name__,
-                               function.__defaults__, function.__closure__)
-    return numba.njit(parallel=True)(clone)
+def with_globals(function, **replacements):
+    """A copy of a Python function that finds ``replacements`` in place of some of its module's names."""
+    return types.FunctionType(function.__code__, dict(function.__globals__, **replacements), function.__name__,
+                              function.__defaults__, function.__closure__)
+
+
+def recompiled(kernel, images_kernel, **helpers):
+    """The engine's ``kernel``, which runs ``images_kernel`` on each thread's run of images, with that compiled
+    again and some of the helpers it calls replaced."""
+    images = numba.njit(nogil=True)(with_globals(images_kernel.py_func, **helpers))
+    return with_globals(kernel, **{images_kernel.py_func.__name__: images})
 
 
 def fused_pair(forward, backward, n_parts=2):
@@ -124,19 +129,21 @@ def variants(in_window_order):
     same with one technique taken away; every kernel compiled the same way, so that only that technique differs."""
     def forward(**helpers):
         if in_window_order:
-            return as_conv2d_forward(recompiled(conv2d_forward_windows, **helpers))
-        return recompiled(conv2d_forward, **helpers)
+            return as_conv2d_forward(recompiled(conv2d_forward_windows, conv2d_forward_windows_images, **helpers))
+        return recompiled(conv2d_forward, conv2d_forward_images, **helpers)
     return {
-        "engine": fused_pair(forward(), recompiled(conv2d_backward)),
+        "engine": fused_pair(forward(), recompiled(conv2d_backward, conv2d_backward_images)),
         "no fusion": unfused,
-        "no window order": fused_pair(recompiled(conv2d_forward), recompiled(conv2d_backward)),
+        "no window order": fused_pair(recompiled(conv2d_forward, conv2d_forward_images),
+                                      recompiled(conv2d_backward, conv2d_backward_images)),
         "no pool across filters": fused_pair(forward(bias_pool_relu_across_filters=_pool_plane_by_plane),
-                                             recompiled(conv2d_backward)),
-        "no pool crop": fused_pair(recompiled(conv2d_forward, _extent_read_by_pool=_all_rows),
-                                   recompiled(conv2d_backward, _extent_read_by_pool=_all_rows)),
+                                             recompiled(conv2d_backward, conv2d_backward_images)),
+        "no pool crop": fused_pair(recompiled(conv2d_forward, conv2d_forward_images, _extent_read_by_pool=_all_rows),
+                                   recompiled(conv2d_backward, conv2d_backward_images, _extent_read_by_pool=_all_rows)),
         "no BLAS in place": fused_pair(forward(gemm=_gemm_through_a_temporary),
-                                       recompiled(conv2d_backward, gemm=_gemm_through_a_temporary)),
-        "one thread": fused_pair(forward(), recompiled(conv2d_backward), n_parts=1),
+                                       recompiled(conv2d_backward, conv2d_backward_images,
+                                                  gemm=_gemm_through_a_temporary)),
+        "one thread": fused_pair(forward(), recompiled(conv2d_backward, conv2d_backward_images), n_parts=1),
     }
 
 

@@ -53,10 +53,10 @@ from numba.core import event
 import tinycnn.functional as F
 from tinycnn import nn, optim
 from tinycnn.data import Augment
-from tinycnn.data.augment import MNIST_MEAN, MNIST_STD, augment_batch, normalize_batch
-from tinycnn.kernels.conv2d import conv2d_backward, conv2d_forward
+from tinycnn.data.augment import MNIST_MEAN, MNIST_STD, augment_images, normalize_batch
+from tinycnn.kernels.conv2d import conv2d_backward_images, conv2d_forward
 from tinycnn.kernels.conv2d_pool import bias_pool_relu_2x2, bias_pool_relu_across_filters, bias_pool_relu_any
-from tinycnn.kernels.conv2d_windows import conv2d_forward_windows
+from tinycnn.kernels.conv2d_windows import conv2d_forward_windows_images
 from tinycnn.kernels.linear import linear_backward, linear_forward
 from tinycnn.kernels.log_softmax import log_softmax_backward, log_softmax_forward
 from tinycnn.kernels.nll import nll_backward, nll_forward
@@ -78,7 +78,7 @@ class _Notice(event.Listener):
         if self.started is None:
             # The augmentation already in the cache: not a first run, but a kernel file edited since the last one
             # (or a first use of another dtype or op), and only that file's kernels compile.
-            estimate = (f"about {self.estimate} on a 2-core machine" if not _in_cache(augment_batch)
+            estimate = (f"about {self.estimate} on a 2-core machine" if not _in_cache(augment_images)
                         else "a few seconds: only kernels whose file changed, or new to this machine")
             print(NOTICE.format(estimate=estimate), flush=True)
             self.started = time.perf_counter()
@@ -137,7 +137,7 @@ def warm_up(model, image_shape=(1, 28, 28), dtype=np.float32, helper=True):
     docstring).
     """
     saved = default_generator().bit_generator.state
-    started = _start_helper(dtype) if helper and os.cpu_count() > 1 and not _in_cache(conv2d_backward) else None
+    started = _start_helper(dtype) if helper and os.cpu_count() > 1 and not _in_cache(conv2d_backward_images) else None
     try:
         if started is not None:  # this process's half, while the helper does the other
             compile_conv_forward_and_data(dtype, image_shape)
@@ -270,13 +270,18 @@ def compile_backward(dtype):
     # while the other process compiles the augmentation, so that they are in the cache when its conv forward
     # needs them.
     _compile_pools(dtype)
+    # ReLU both ways and the linear backward: the other process runs them last, and finds them here by then
+    _compile(relu_forward, zeros(6))
+    _compile(relu_backward, zeros(6), zeros(6))
+    _compile(linear_backward, zeros(2, 4), zeros(2, 3), zeros(4, 3))
     _compile(normalize_batch, np.zeros((2, 28, 28), dtype=np.uint8), MNIST_MEAN, MNIST_STD, zeros(2, 1, 28, 28))
-    conv_options = dict(stride=1, padding=0, relu=True, pool_kernel=2, pool_stride=2)
-    _compile(conv2d_forward_windows, zeros(2, 1, 6, 6), zeros(9, 1, 3, 3), zeros(9), stride=1, padding=0,
-             relu=True, n_parts=numba.get_num_threads())
-    _compile(conv2d_backward, zeros(2, 3, 2, 2), zeros(2, 1, 6, 6), zeros(3, 1, 3, 3), zeros(2, 3, 2, 2),
-             np.zeros((2, 3, 2, 2), dtype=np.int8), need_dx=True, need_dbias=True, n_parts=numba.get_num_threads(),
-             **conv_options)
+    images, first, stop = zeros(2, 1, 6, 6), 0, 2
+    _compile(conv2d_forward_windows_images, images, zeros(9, 1, 3, 3), zeros(9), stride=1, padding=0, relu=True,
+             out=zeros(2, 9, 2, 2), winner=np.zeros((2, 9, 2, 2), dtype=np.int8), first=first, stop=stop)
+    _compile(conv2d_backward_images, zeros(2, 3, 2, 2), images, zeros(3, 1, 3, 3), zeros(2, 3, 2, 2),
+             np.zeros((2, 3, 2, 2), dtype=np.int8), stride=1, padding=0, relu=True, pool_kernel=2, pool_stride=2,
+             need_dx=True, need_dbias=True, dx=zeros(2, 1, 6, 6), dweight_sum=zeros(9, 3), dbias_sum=zeros(3, 1),
+             first=first, stop=stop)
 
 
 def every_op_model():

@@ -23,9 +23,10 @@ kernel, which is deterministic.
 import math
 
 import numpy as np
-from numba import njit, prange
+import numba
+from numba import njit
 
-from tinycnn.kernels.threads import prange_only
+from tinycnn.kernels.threads import image_runs, run_in_parallel
 from tinycnn.random import default_generator
 
 MNIST_MEAN = 0.1307
@@ -158,20 +159,26 @@ def rotate_nearest(image, degrees, shift_x=0.0, shift_y=0.0):
     return out
 
 
-@njit(parallel=prange_only(), cache=True)
 def augment_batch(images, crop, angles, shifts, crop_size, mean, std, out):
-    """Apply the training transform to a batch, images in parallel.
+    """Apply the training transform to a batch, a run of images on each thread (``augment_images``).
 
-    images: (N, H, W) uint8
+    images: (N, H, W) uint8, C-contiguous
     crop:   (N,) bool, True where the image is centre-cropped to crop_size and resized back
     angles: (N,) float64 rotation in degrees
     shifts: (N, 2) float64 shift in pixels (x, y) after the rotation (zeros for the study's transform)
     out:    (N, 1, H, W) float32 or float64, written in place: (pixel / 255 - mean) / std
     """
+    run_in_parallel([(augment_images, (images, crop, angles, shifts, crop_size, mean, std, out, first, stop))
+                     for first, stop in image_runs(images.shape[0], numba.get_num_threads())])
+
+
+@njit(cache=True, nogil=True)
+def augment_images(images, crop, angles, shifts, crop_size, mean, std, out, first, stop):
+    """``augment_batch`` of images first..stop-1 (each image is transformed alone, so the runs are independent)."""
     N, H, W = images.shape
     top = int(round((H - crop_size) / 2.0))  # torchvision's centre-crop offsets
     left = int(round((W - crop_size) / 2.0))
-    for n in prange(N):
+    for n in range(first, stop):
         if crop[n]:
             cropped = images[n, top:top + crop_size, left:left + crop_size]
             picture = resize_bilinear(cropped, H, W)

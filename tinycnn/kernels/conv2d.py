@@ -43,15 +43,15 @@ no gradient, as in ``relu.py``.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from tinycnn.kernels.blas import AS_IS, TRANSPOSED, gemm
-from tinycnn.kernels.buffers import empty, ones, zeros
+from tinycnn.kernels.buffers import empty, ones
 from tinycnn.kernels.conv2d_pool import bias_pool_relu_2x2, bias_pool_relu_across_filters, bias_pool_relu_any
 from tinycnn.kernels.im2col import col2im_add, im2col
 from tinycnn.kernels.maxpool2d import maxpool2d_backward_naive, maxpool2d_forward_naive
 from tinycnn.kernels.relu import relu_backward_naive, relu_forward_naive
-from tinycnn.kernels.threads import prange_only
+from tinycnn.kernels.threads import image_runs, run_in_parallel
 
 
 def conv2d_output_size(size, kernel, stride, padding):
@@ -166,39 +166,60 @@ def _is_its_own_im2col(KH, KW, stride, padding, RH, RW, H, W):
     return KH == 1 and KW == 1 and stride == 1 and padding == 0 and RH == H and RW == W
 
 
-@njit(parallel=prange_only(), cache=True)
 def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride, n_parts):
     """Convolution + bias, then ReLU if ``relu``, then max-pool if ``pool_kernel`` > 0.
 
     x:      (N, C, H, W), C-contiguous (cached for the backward)
     weight: (F, C, KH, KW), C-contiguous (cached)
     bias:   (F,)
-    n_parts: how many runs of images to split the batch into, one per thread;
-             the caller passes ``numba.get_num_threads()`` (reading it in
-             here would stop Numba from caching the compiled kernel)
+    n_parts: how many runs of images to split the batch into, one per thread
+             (the caller passes ``numba.get_num_threads()``)
     returns out (N, F, PH, PW) (cached; PH, PW = OH, OW without a pool)
             winner (N, F, PH, PW) int8, each window's winning place
             kh*pool_kernel + kw (cached); shape (0, F, PH, PW) without a pool
 
-    Each thread takes a run of images and two buffers it reuses for every
-    one of them: cols (C*KH*KW, RH*RW) for im2col and conv (F, RH*RW) for
-    the product, small enough to stay in its cache. RH, RW is the part of
-    the conv output that the pool reads (OH, OW without a pool).
+    Images are independent: ``conv2d_forward_images`` computes a run of
+    them, and each thread runs one (``threads.py``), writing only its own
+    images' out and winner.
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
-    OH = (H + 2 * padding - KH) // stride + 1
-    OW = (W + 2 * padding - KW) // stride + 1
+    OH, OW = conv2d_output_size(H, KH, stride, padding), conv2d_output_size(W, KW, stride, padding)
     pooled = pool_kernel > 0
     PH = (OH - pool_kernel) // pool_stride + 1 if pooled else OH
     PW = (OW - pool_kernel) // pool_stride + 1 if pooled else OW
+    out = np.empty((N, F, PH, PW), x.dtype)
+    winner = np.empty((N if pooled else 0, F, PH, PW), np.int8)
+    options = (stride, padding, relu, pool_kernel, pool_stride)
+    run_in_parallel([(conv2d_forward_images, (x, weight, bias, *options, out, winner, first, stop))
+                     for first, stop in image_runs(N, n_parts)])
+    return out, winner
+
+
+@njit(cache=True, nogil=True)
+def conv2d_forward_images(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride, out, winner, first,
+                          stop):
+    """``conv2d_forward`` of images first..stop-1, written into their place in ``out`` and ``winner``.
+
+    x, weight, bias, out, winner: as ``conv2d_forward`` takes and returns them
+    (out and winner allocated by the caller, with the shapes it returns)
+
+    Two buffers are reused for every image of the run: cols (C*KH*KW,
+    RH*RW) for im2col and conv (F, RH*RW) for the product, small enough to
+    stay in the core's cache. RH, RW is the part of the conv output that the
+    pool reads (OH, OW without a pool).
+    """
+    N, C, H, W = x.shape
+    F, _, KH, KW = weight.shape
+    _, _, PH, PW = out.shape
+    OH = (H + 2 * padding - KH) // stride + 1
+    OW = (W + 2 * padding - KW) // stride + 1
+    pooled = pool_kernel > 0
     RH = _extent_read_by_pool(OH, PH, pool_kernel, pool_stride)
     RW = _extent_read_by_pool(OW, PW, pool_kernel, pool_stride)
     rows = C * KH * KW
     positions = RH * RW
     weight_matrix = weight.reshape(F, rows)
-    out = empty((N, F, PH, PW), x.dtype)  # buffers.py: from the cache, not compiled here
-    winner = empty((N if pooled else 0, F, PH, PW), np.int8)
     lowered = _is_its_own_im2col(KH, KW, stride, padding, RH, RW, H, W)
     adds_bias = False
     for f in range(F):
@@ -206,44 +227,40 @@ def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_str
     # Pools other than 2x2 go across filters (measured: faster from 8 filters on, while the product, up to 8,192
     # values, stays in the core's first cache as it is transposed), else plane by plane.
     across_filters = pooled and not (pool_kernel == 2 and pool_stride == 2) and F >= 8 and F * positions <= 8192
-    n_parts = max(1, min(N, n_parts))
-    for part in prange(n_parts):  # images are independent: each thread writes only its own images' out, winner
-        cols = empty((0 if lowered else rows, positions), x.dtype)
-        conv = empty((F, positions), x.dtype)
-        conv_t = empty((positions if across_filters else 0, F), x.dtype)
-        best, best_place = empty(F, x.dtype), empty(F, np.int8)
-        for n in range(part * N // n_parts, (part + 1) * N // n_parts):
-            if lowered:
-                image_cols = x[n].reshape(rows, positions)
+    cols = empty((0 if lowered else rows, positions), x.dtype)  # buffers.py: from the cache, not compiled here
+    conv = empty((F, positions), x.dtype)
+    conv_t = empty((positions if across_filters else 0, F), x.dtype)
+    best, best_place = empty(F, x.dtype), empty(F, np.int8)
+    for n in range(first, stop):
+        if lowered:
+            image_cols = x[n].reshape(rows, positions)
+        else:
+            im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
+            image_cols = cols
+        if pooled:
+            gemm(weight_matrix, AS_IS, image_cols, AS_IS, 0.0, conv)  # conv = weight_matrix @ cols
+            if pool_kernel == 2 and pool_stride == 2:
+                for f in range(F):
+                    bias_pool_relu_2x2(conv[f].reshape(RH, RW), bias[f], relu, out[n, f], winner[n, f])
+            elif across_filters:
+                bias_pool_relu_across_filters(conv, bias, pool_kernel, pool_stride, RW, relu, out[n], winner[n],
+                                               conv_t, best, best_place)
             else:
-                im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
-                image_cols = cols
-            if pooled:
-                gemm(weight_matrix, AS_IS, image_cols, AS_IS, 0.0, conv)  # conv = weight_matrix @ cols
-                if pool_kernel == 2 and pool_stride == 2:
-                    for f in range(F):
-                        bias_pool_relu_2x2(conv[f].reshape(RH, RW), bias[f], relu, out[n, f], winner[n, f])
-                elif across_filters:
-                    bias_pool_relu_across_filters(conv, bias, pool_kernel, pool_stride, RW, relu, out[n], winner[n],
-                                                   conv_t, best, best_place)
-                else:
-                    for f in range(F):
-                        bias_pool_relu_any(conv[f].reshape(RH, RW), bias[f], pool_kernel, pool_stride, relu,
-                                            out[n, f], winner[n, f])
-            else:  # the product goes straight into the output; bias and ReLU, if any, in place
-                out_n = out[n].reshape(F, positions)
-                gemm(weight_matrix, AS_IS, image_cols, AS_IS, 0.0, out_n)
-                if adds_bias or relu:
-                    for f in range(F):
-                        for p in range(positions):
-                            value = out_n[f, p] + bias[f]
-                            if relu:
-                                value = 0.0 if value <= 0 else value  # NaN passes through, as in relu.py
-                            out_n[f, p] = value
-    return out, winner
+                for f in range(F):
+                    bias_pool_relu_any(conv[f].reshape(RH, RW), bias[f], pool_kernel, pool_stride, relu, out[n, f],
+                                       winner[n, f])
+        else:  # the product goes straight into the output; bias and ReLU, if any, in place
+            out_n = out[n].reshape(F, positions)
+            gemm(weight_matrix, AS_IS, image_cols, AS_IS, 0.0, out_n)
+            if adds_bias or relu:
+                for f in range(F):
+                    for p in range(positions):
+                        value = out_n[f, p] + bias[f]
+                        if relu:
+                            value = 0.0 if value <= 0 else value  # NaN passes through, as in relu.py
+                        out_n[f, p] = value
 
 
-@njit(parallel=prange_only(), cache=True)
 def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_kernel, pool_stride, need_dx,
                     need_dbias, n_parts):
     """Gradients of ``conv2d_forward``.
@@ -274,12 +291,41 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
     576 positions) one product took 23 microseconds against 29; the
     backward of the study's minimal model's conv2 at batch 1024, 12.7 ms
     against 14.1.
-    dx[n] depends on image n alone, so images run in parallel. dweight and
-    dbias sum over all images: each thread adds into its own partial sums (a
-    shared ``+=`` from several threads would lose updates), with BLAS adding
-    each image's product in place (``gemm`` with beta = 1), and the partial
-    sums are added in a fixed order, so results repeat bit for bit for a
-    given thread count.
+    dx[n] depends on image n alone, so runs of images go to threads as in
+    the forward (``conv2d_backward_images``). dweight and dbias sum over all
+    images: each thread adds into its own partial sums (a shared ``+=`` from
+    several threads would lose updates), with BLAS adding each image's
+    product in place (``gemm`` with beta = 1), and the partial sums are
+    added in a fixed order, so results repeat bit for bit for a given
+    thread count.
+    """
+    N, C, H, W = x.shape
+    F, _, KH, KW = weight.shape
+    runs = image_runs(N, n_parts)
+    dweight_parts = np.zeros((len(runs), C * KH * KW, F), x.dtype)  # transposed: see above
+    dbias_parts = np.zeros((len(runs), F, 1), x.dtype)
+    dx = np.zeros((N if need_dx else 0, C, H, W), x.dtype)
+    options = (stride, padding, relu, pool_kernel, pool_stride, need_dx, need_dbias)
+    run_in_parallel([(conv2d_backward_images, (dout, x, weight, out, winner, *options, dx, dweight_parts[part],
+                                               dbias_parts[part], first, stop))
+                     for part, (first, stop) in enumerate(runs)])
+    dweight_t, dbias = np.zeros((C * KH * KW, F), x.dtype), np.zeros(F, x.dtype)
+    for part in range(len(runs)):  # a fixed order: the same sums bit for bit on every run
+        dweight_t += dweight_parts[part]
+        dbias += dbias_parts[part, :, 0]
+    return dx, np.ascontiguousarray(dweight_t.T).reshape(F, C, KH, KW), dbias
+
+
+@njit(cache=True, nogil=True)
+def conv2d_backward_images(dout, x, weight, out, winner, stride, padding, relu, pool_kernel, pool_stride, need_dx,
+                           need_dbias, dx, dweight_sum, dbias_sum, first, stop):
+    """``conv2d_backward`` of images first..stop-1: their dx written into ``dx``, their dweight and dbias added to
+    this run's partial sums.
+
+    dout, x, weight, out, winner: as ``conv2d_backward`` takes them
+    dx:          (N, C, H, W), zeros (shape (0, C, H, W) if not need_dx)
+    dweight_sum: (C*KH*KW, F), dweight's partial sum over this run, transposed; added to
+    dbias_sum:   (F, 1), dbias's partial sum over this run; added to (if need_dbias)
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
@@ -292,10 +338,6 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
     rows = C * KH * KW
     positions = RH * RW
     weight_matrix = weight.reshape(F, rows)
-    n_parts = max(1, min(N, n_parts))
-    dweight_parts = zeros((n_parts, rows, F), x.dtype)  # transposed: see the docstring; buffers.py: from the cache
-    dbias_parts = zeros((n_parts, F, 1), x.dtype)
-    dx = zeros((N if need_dx else 0, C, H, W), x.dtype)
     ones_column = ones((positions, 1), x.dtype)  # dbias = dconv @ ones: a sum over positions, by BLAS
     # where window place a = kh*pool_kernel + kw lies in the flattened (RH, RW) plane, from the window's corner:
     # kh*RW + kw (a table, so that the loop below does no integer division)
@@ -303,46 +345,37 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
     for a in range(pool_kernel * pool_kernel):
         place_offsets[a] = (a // pool_kernel) * RW + a % pool_kernel
     lowered = _is_its_own_im2col(KH, KW, stride, padding, RH, RW, H, W)
-    for part in prange(n_parts):  # each thread: its own run of images, its own buffers and partial sums
-        cols = empty((0 if lowered else rows, positions), x.dtype)
-        dcols = empty((0 if lowered else rows, positions), x.dtype)
-        dconv = empty((F, positions), x.dtype)
-        for n in range(part * N // n_parts, (part + 1) * N // n_parts):
-            image_dconv = dconv
-            if pooled:
-                dconv[:] = 0.0  # only each window's winner gets a gradient
-                for f in range(F):
-                    for i in range(PH):
-                        for j in range(PW):
-                            # a select, not an if: whether a unit is active is a coin flip on real data
-                            g = dout[n, f, i, j] if (not relu or out[n, f, i, j] > 0) else 0.0
-                            corner = (i * RW + j) * pool_stride
-                            dconv[f, corner + place_offsets[winner[n, f, i, j]]] += g
-            elif relu:
-                dout_n, out_n = dout[n].reshape(F, positions), out[n].reshape(F, positions)
-                for f in range(F):
-                    for p in range(positions):
-                        dconv[f, p] = dout_n[f, p] if out_n[f, p] > 0 else 0.0
-            else:  # the gradient of the conv output is dout itself
-                image_dconv = dout[n].reshape(F, positions)
-            if lowered:
-                image_cols = x[n].reshape(rows, positions)
-            else:
-                im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
-                image_cols = cols
-            gemm(image_cols, AS_IS, image_dconv, TRANSPOSED, 1.0, dweight_parts[part])  # += cols @ dconv.T
-            if need_dbias:
-                gemm(image_dconv, AS_IS, ones_column, AS_IS, 1.0, dbias_parts[part])  # += dconv's row sums
-            if need_dx and lowered:  # col2im would copy dcols as it is: write them straight into dx[n]
-                gemm(weight_matrix, TRANSPOSED, image_dconv, AS_IS, 0.0, dx[n].reshape(rows, positions))
-            elif need_dx:
-                gemm(weight_matrix, TRANSPOSED, image_dconv, AS_IS, 0.0, dcols)  # dcols = weight_matrix.T @ dconv
-                col2im_add(dcols, KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, dimage=dx[n])
-    dweight = zeros((F, rows), x.dtype)
-    dbias = zeros(F, x.dtype)
-    for part in range(n_parts):  # a fixed order: the same sums bit for bit on every run
-        for f in range(F):  # loops rather than array expressions, which cost Numba more to compile
-            dbias[f] += dbias_parts[part, f, 0]
-            for r in range(rows):
-                dweight[f, r] += dweight_parts[part, r, f]
-    return dx, dweight.reshape(F, C, KH, KW), dbias
+    cols = empty((0 if lowered else rows, positions), x.dtype)  # buffers.py: from the cache, not compiled here
+    dcols = empty((0 if lowered else rows, positions), x.dtype)
+    dconv = empty((F, positions), x.dtype)
+    for n in range(first, stop):
+        image_dconv = dconv
+        if pooled:
+            dconv[:] = 0.0  # only each window's winner gets a gradient
+            for f in range(F):
+                for i in range(PH):
+                    for j in range(PW):
+                        # a select, not an if: whether a unit is active is a coin flip on real data
+                        g = dout[n, f, i, j] if (not relu or out[n, f, i, j] > 0) else 0.0
+                        corner = (i * RW + j) * pool_stride
+                        dconv[f, corner + place_offsets[winner[n, f, i, j]]] += g
+        elif relu:
+            dout_n, out_n = dout[n].reshape(F, positions), out[n].reshape(F, positions)
+            for f in range(F):
+                for p in range(positions):
+                    dconv[f, p] = dout_n[f, p] if out_n[f, p] > 0 else 0.0
+        else:  # the gradient of the conv output is dout itself
+            image_dconv = dout[n].reshape(F, positions)
+        if lowered:
+            image_cols = x[n].reshape(rows, positions)
+        else:
+            im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
+            image_cols = cols
+        gemm(image_cols, AS_IS, image_dconv, TRANSPOSED, 1.0, dweight_sum)  # += cols @ dconv.T
+        if need_dbias:
+            gemm(image_dconv, AS_IS, ones_column, AS_IS, 1.0, dbias_sum)  # += dconv's row sums
+        if need_dx and lowered:  # col2im would copy dcols as it is: write them straight into dx[n]
+            gemm(weight_matrix, TRANSPOSED, image_dconv, AS_IS, 0.0, dx[n].reshape(rows, positions))
+        elif need_dx:
+            gemm(weight_matrix, TRANSPOSED, image_dconv, AS_IS, 0.0, dcols)  # dcols = weight_matrix.T @ dconv
+            col2im_add(dcols, KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, dimage=dx[n])

@@ -30,12 +30,12 @@ every edit to conv2d.py would pay. Its naive twin is
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from tinycnn.kernels.blas import AS_IS, gemm
 from tinycnn.kernels.buffers import empty
 from tinycnn.kernels.im2col import im2col_windows
-from tinycnn.kernels.threads import prange_only
+from tinycnn.kernels.threads import image_runs, run_in_parallel
 
 
 def pools_in_window_order(filters, rows, pool_kernel, pool_stride):
@@ -74,7 +74,6 @@ def _bias_pool_relu_windows(windows, bias, places, relu, out, winner):
             out[q] = 0.0 if out[q] <= 0 else out[q]  # written so that NaN passes through, as in relu.py
 
 
-@njit(parallel=prange_only(), cache=True)
 def conv2d_forward_windows(x, weight, bias, stride, padding, relu, n_parts):
     """``conv2d.conv2d_forward`` with pool_kernel = pool_stride = 2: conv + bias, 2x2 max-pool of stride 2, then
     ReLU if ``relu`` (ReLU and max-pool commute), lowered in the pool's window order.
@@ -84,30 +83,43 @@ def conv2d_forward_windows(x, weight, bias, stride, padding, relu, n_parts):
     returns out (N, F, PH, PW), winner (N, F, PH, PW) int8: as ``conv2d_forward`` returns them with
             pool_kernel = pool_stride = 2
 
-    Each thread reuses two buffers for its images: cols (C*KH*KW, 4*PH*PW)
-    for im2col_windows and conv (F, 4*PH*PW) for the product. The pool's
-    size is a constant here, so that Numba compiles ``im2col_windows`` for
-    it: its copy, whose reads are two apart, then ran in 2.4 microseconds
-    instead of 5.4 on the minimal model's first layer.
+    Each thread runs ``conv2d_forward_windows_images`` on its run of
+    images, as in ``conv2d.conv2d_forward``.
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
-    OH = (H + 2 * padding - KH) // stride + 1
-    OW = (W + 2 * padding - KW) // stride + 1
-    PH, PW = (OH - 2) // 2 + 1, (OW - 2) // 2 + 1
+    OH, OW = (H + 2 * padding - KH) // stride + 1, (W + 2 * padding - KW) // stride + 1
+    out = np.empty((N, F, (OH - 2) // 2 + 1, (OW - 2) // 2 + 1), x.dtype)
+    winner = np.empty(out.shape, np.int8)
+    run_in_parallel([(conv2d_forward_windows_images, (x, weight, bias, stride, padding, relu, out, winner, first, stop))
+                     for first, stop in image_runs(N, n_parts)])
+    return out, winner
+
+
+@njit(cache=True, nogil=True)
+def conv2d_forward_windows_images(x, weight, bias, stride, padding, relu, out, winner, first, stop):
+    """``conv2d_forward_windows`` of images first..stop-1, written into their place in ``out`` and ``winner``.
+
+    x, weight, bias, out, winner: as ``conv2d_forward_windows`` takes and returns them (out and winner allocated
+    by the caller)
+
+    Two buffers are reused for every image of the run: cols (C*KH*KW,
+    4*PH*PW) for im2col_windows and conv (F, 4*PH*PW) for the product. The
+    pool's size is a constant here, so that Numba compiles
+    ``im2col_windows`` for it: its copy, whose reads are two apart, then ran
+    in 2.4 microseconds instead of 5.4 on the minimal model's first layer.
+    """
+    N, C, H, W = x.shape
+    F, _, KH, KW = weight.shape
+    _, _, PH, PW = out.shape
     rows = C * KH * KW
     weight_matrix = weight.reshape(F, rows)
-    out = empty((N, F, PH, PW), x.dtype)  # buffers.py: from the cache, not compiled here
-    winner = empty((N, F, PH, PW), np.int8)
-    n_parts = max(1, min(N, n_parts))
-    for part in prange(n_parts):  # images are independent: each thread writes only its own images' out, winner
-        cols = empty((rows, 4 * PH * PW), x.dtype)
-        conv = empty((F, 4 * PH * PW), x.dtype)
-        for n in range(part * N // n_parts, (part + 1) * N // n_parts):
-            im2col_windows(x[n], KH=KH, KW=KW, stride=stride, padding=padding, pool_kernel=2, pool_stride=2,
-                           PH=PH, PW=PW, cols=cols)
-            gemm(weight_matrix, AS_IS, cols, AS_IS, 0.0, conv)  # conv = weight_matrix @ cols
-            pooled, winners = out[n].reshape(F, PH * PW), winner[n].reshape(F, PH * PW)
-            for f in range(F):
-                _bias_pool_relu_windows(conv[f], bias[f], 4, relu, pooled[f], winners[f])
-    return out, winner
+    cols = empty((rows, 4 * PH * PW), x.dtype)  # buffers.py: from the cache, not compiled here
+    conv = empty((F, 4 * PH * PW), x.dtype)
+    for n in range(first, stop):
+        im2col_windows(x[n], KH=KH, KW=KW, stride=stride, padding=padding, pool_kernel=2, pool_stride=2, PH=PH,
+                       PW=PW, cols=cols)
+        gemm(weight_matrix, AS_IS, cols, AS_IS, 0.0, conv)  # conv = weight_matrix @ cols
+        pooled, winners = out[n].reshape(F, PH * PW), winner[n].reshape(F, PH * PW)
+        for f in range(F):
+            _bias_pool_relu_windows(conv[f], bias[f], 4, relu, pooled[f], winners[f])
