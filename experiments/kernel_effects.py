@@ -41,9 +41,9 @@ import types
 import numba
 import numpy as np
 
-from tinycnn.kernels.conv2d import conv2d_backward, conv2d_backward_images, conv2d_forward, conv2d_forward_images
+from tinycnn.kernels.conv2d import conv2d_backward, conv2d_backward_part, conv2d_forward, conv2d_forward_part
 from tinycnn.kernels.conv2d_pool import bias_pool_relu, bias_pool_relu_any
-from tinycnn.kernels.conv2d_windows import conv2d_forward_windows, conv2d_forward_windows_images, pools_in_window_order
+from tinycnn.kernels.conv2d_windows import conv2d_forward_windows, conv2d_forward_windows_part, pools_in_window_order
 from tinycnn.kernels.maxpool2d import maxpool2d_backward, maxpool2d_forward
 from tinycnn.kernels.relu import relu_backward, relu_forward
 from tinycnn.kernels.threads import one_blas_thread
@@ -88,11 +88,11 @@ def with_globals(function, **replacements):
                               function.__defaults__, function.__closure__)
 
 
-def recompiled(kernel, images_kernel, **helpers):
-    """The engine's ``kernel``, which runs ``images_kernel`` on each thread's run of images, with that compiled
+def recompiled(kernel, part_kernel, **helpers):
+    """The engine's ``kernel``, which runs ``part_kernel`` on each thread's run of images, with that compiled
     again and some of the helpers it calls replaced."""
-    images = numba.njit(nogil=True)(with_globals(images_kernel.py_func, **helpers))
-    return with_globals(kernel, **{images_kernel.py_func.__name__: images})
+    part = numba.njit(with_globals(part_kernel.py_func, **helpers))
+    return with_globals(kernel, **{part_kernel.py_func.__name__: part})
 
 
 def fused_pair(forward, backward, n_parts=2):
@@ -129,21 +129,21 @@ def variants(in_window_order):
     same with one technique taken away; every kernel compiled the same way, so that only that technique differs."""
     def forward(**helpers):
         if in_window_order:
-            return as_conv2d_forward(recompiled(conv2d_forward_windows, conv2d_forward_windows_images, **helpers))
-        return recompiled(conv2d_forward, conv2d_forward_images, **helpers)
+            return as_conv2d_forward(recompiled(conv2d_forward_windows, conv2d_forward_windows_part, **helpers))
+        return recompiled(conv2d_forward, conv2d_forward_part, **helpers)
     return {
-        "engine": fused_pair(forward(), recompiled(conv2d_backward, conv2d_backward_images)),
+        "engine": fused_pair(forward(), recompiled(conv2d_backward, conv2d_backward_part)),
         "no fusion": unfused,
-        "no window order": fused_pair(recompiled(conv2d_forward, conv2d_forward_images),
-                                      recompiled(conv2d_backward, conv2d_backward_images)),
+        "no window order": fused_pair(recompiled(conv2d_forward, conv2d_forward_part),
+                                      recompiled(conv2d_backward, conv2d_backward_part)),
         "no pool across filters": fused_pair(forward(bias_pool_relu_across_filters=_pool_plane_by_plane),
-                                             recompiled(conv2d_backward, conv2d_backward_images)),
-        "no pool crop": fused_pair(recompiled(conv2d_forward, conv2d_forward_images, _extent_read_by_pool=_all_rows),
-                                   recompiled(conv2d_backward, conv2d_backward_images, _extent_read_by_pool=_all_rows)),
+                                             recompiled(conv2d_backward, conv2d_backward_part)),
+        "no pool crop": fused_pair(recompiled(conv2d_forward, conv2d_forward_part, _extent_read_by_pool=_all_rows),
+                                   recompiled(conv2d_backward, conv2d_backward_part, _extent_read_by_pool=_all_rows)),
         "no BLAS in place": fused_pair(forward(gemm=_gemm_through_a_temporary),
-                                       recompiled(conv2d_backward, conv2d_backward_images,
+                                       recompiled(conv2d_backward, conv2d_backward_part,
                                                   gemm=_gemm_through_a_temporary)),
-        "one thread": fused_pair(forward(), recompiled(conv2d_backward, conv2d_backward_images), n_parts=1),
+        "one thread": fused_pair(forward(), recompiled(conv2d_backward, conv2d_backward_part), n_parts=1),
     }
 
 

@@ -18,7 +18,7 @@ def test_the_report_lists_what_compiled(tmp_path):
     result = run(["--report", "--model", "small"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "kernels.linear.linear_forward" in result.stdout and "signatures" in result.stdout
-    assert "data.augment.augment_images" in result.stdout and "all " in result.stdout
+    assert "data.augment.augment_part" in result.stdout and "all " in result.stdout
     assert not list(tmp_path.rglob("*.nb*"))  # its own temporary cache: nothing compiled into the one given
 
 
@@ -41,12 +41,12 @@ def test_clear_makes_the_kernels_compile_again(tmp_path):
 HELPER_FILLS_THE_CACHE = """
 import numpy as np
 from tinycnn.compile import _in_cache, _start_helper
-from tinycnn.kernels.conv2d import conv2d_backward_images
-from tinycnn.kernels.conv2d_windows import conv2d_forward_windows_images
-assert not _in_cache(conv2d_backward_images)
+from tinycnn.kernels.conv2d import conv2d_backward_part
+from tinycnn.kernels.conv2d_windows import conv2d_forward_windows_part
+assert not _in_cache(conv2d_backward_part)
 helper = _start_helper(np.float32)
 print("helper exit", helper.wait())
-print("in cache", _in_cache(conv2d_backward_images), _in_cache(conv2d_forward_windows_images))
+print("in cache", _in_cache(conv2d_backward_part), _in_cache(conv2d_forward_windows_part))
 """
 
 

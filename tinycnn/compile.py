@@ -23,10 +23,11 @@ machine code keeps running.
   left as they were. On a machine with two cores or more, when the conv
   backward is not in the cache yet, a helper process (on Linux a fork of
   this one, which starts at once) compiles it, the conv forward's pools,
-  the normalisation and the first layer's forward (``conv2d_windows.py``)
-  while this one compiles the augmentation, the conv forward and the small
-  kernels (linear, ReLU, log-softmax, NLL): Numba compiles one function at a
-  time per process, and the two halves take about as long.
+  ReLU, the normalisation and the first layer's forward
+  (``conv2d_windows.py``) while this one compiles the augmentation, the
+  conv forward and the other small kernels (linear, log-softmax, NLL):
+  Numba compiles one function at a time per process, and the two halves
+  take about as long.
 - ``compiling_notice()`` prints one line the first time Numba starts
   compiling inside it, and how long it took at the end; on a warm cache it
   prints nothing.
@@ -53,14 +54,15 @@ from numba.core import event
 import tinycnn.functional as F
 from tinycnn import nn, optim
 from tinycnn.data import Augment
-from tinycnn.data.augment import MNIST_MEAN, MNIST_STD, augment_images, normalize_batch
-from tinycnn.kernels.conv2d import conv2d_backward_images, conv2d_forward
+from tinycnn.data.augment import MNIST_MEAN, MNIST_STD, augment_part, normalize_batch
+from tinycnn.kernels.conv2d import conv2d_backward_part, conv2d_forward
 from tinycnn.kernels.conv2d_pool import bias_pool_relu_2x2, bias_pool_relu_across_filters, bias_pool_relu_any
-from tinycnn.kernels.conv2d_windows import conv2d_forward_windows_images
+from tinycnn.kernels.conv2d_windows import conv2d_forward_windows_part
 from tinycnn.kernels.linear import linear_backward, linear_forward
 from tinycnn.kernels.log_softmax import log_softmax_backward, log_softmax_forward
 from tinycnn.kernels.nll import nll_backward, nll_forward
 from tinycnn.kernels.relu import relu_backward, relu_forward
+from tinycnn.kernels.threads import compile_in_parts
 from tinycnn.random import default_generator
 from tinycnn.tensor import Tensor, no_grad
 
@@ -78,7 +80,7 @@ class _Notice(event.Listener):
         if self.started is None:
             # The augmentation already in the cache: not a first run, but a kernel file edited since the last one
             # (or a first use of another dtype or op), and only that file's kernels compile.
-            estimate = (f"about {self.estimate} on a 2-core machine" if not _in_cache(augment_images)
+            estimate = (f"about {self.estimate} on a 2-core machine" if not _in_cache(augment_part)
                         else "a few seconds: only kernels whose file changed, or new to this machine")
             print(NOTICE.format(estimate=estimate), flush=True)
             self.started = time.perf_counter()
@@ -137,7 +139,7 @@ def warm_up(model, image_shape=(1, 28, 28), dtype=np.float32, helper=True):
     docstring).
     """
     saved = default_generator().bit_generator.state
-    started = _start_helper(dtype) if helper and os.cpu_count() > 1 and not _in_cache(conv2d_backward_images) else None
+    started = _start_helper(dtype) if helper and os.cpu_count() > 1 and not _in_cache(conv2d_backward_part) else None
     try:
         if started is not None:  # this process's half, while the helper does the other
             compile_conv_forward_and_data(dtype, image_shape)
@@ -162,8 +164,8 @@ def _zeros(dtype):
 
 def compile_conv_forward_and_data(dtype, image_shape=(1, 28, 28)):
     """This process's half of a cold start: the augmentation, then the conv forward (which finds its pools in
-    the cache: the other process compiled them first), then the small kernels (linear, ReLU, log-softmax, NLL,
-    both ways)."""
+    the cache: the other process compiled them first), then the small kernels (linear, log-softmax, NLL, both
+    ways; ReLU, which the other process compiles, loads from the cache by then)."""
     pictures = np.zeros((2,) + tuple(image_shape[1:]), dtype=np.uint8)
     Augment(generator=np.random.default_rng(0), translate=0.1, dtype=dtype)(pictures)
     zeros = _zeros(dtype)
@@ -262,26 +264,25 @@ def _compile_pools(dtype):
 
 
 def compile_backward(dtype):
-    """The helper's half of a cold start: the conv forward's pools, normalisation, the first layer's forward in
-    window order and the conv backward, each for arguments of the types the engine passes (so that the other
-    process finds them in the cache), without running them."""
+    """The helper's half of a cold start: the conv forward's pools, ReLU, normalisation, the first layer's forward
+    in window order and the conv backward (each with the parallel loop that runs it, ``threads.run_in_parts``),
+    for arguments of the types the engine passes (so that the other process finds them in the cache), without
+    running them."""
     zeros = _zeros(dtype)
     # The pools come first (1 s on a cold cache, loaded at once after an edit to conv2d.py, their callers' file):
     # while the other process compiles the augmentation, so that they are in the cache when its conv forward
     # needs them.
     _compile_pools(dtype)
-    # ReLU both ways and the linear backward: the other process runs them last, and finds them here by then
+    # ReLU both ways: the other process runs them last, and finds them here by then
     _compile(relu_forward, zeros(6))
     _compile(relu_backward, zeros(6), zeros(6))
-    _compile(linear_backward, zeros(2, 4), zeros(2, 3), zeros(4, 3))
     _compile(normalize_batch, np.zeros((2, 28, 28), dtype=np.uint8), MNIST_MEAN, MNIST_STD, zeros(2, 1, 28, 28))
-    images, first, stop = zeros(2, 1, 6, 6), 0, 2
-    _compile(conv2d_forward_windows_images, images, zeros(9, 1, 3, 3), zeros(9), stride=1, padding=0, relu=True,
-             out=zeros(2, 9, 2, 2), winner=np.zeros((2, 9, 2, 2), dtype=np.int8), first=first, stop=stop)
-    _compile(conv2d_backward_images, zeros(2, 3, 2, 2), images, zeros(3, 1, 3, 3), zeros(2, 3, 2, 2),
-             np.zeros((2, 3, 2, 2), dtype=np.int8), stride=1, padding=0, relu=True, pool_kernel=2, pool_stride=2,
-             need_dx=True, need_dbias=True, dx=zeros(2, 1, 6, 6), dweight_sum=zeros(9, 3), dbias_sum=zeros(3, 1),
-             first=first, stop=stop)
+    images = zeros(2, 1, 6, 6)
+    compile_in_parts(conv2d_forward_windows_part, images, zeros(9, 1, 3, 3), zeros(9), 1, 0, True, zeros(2, 9, 2, 2),
+                     np.zeros((2, 9, 2, 2), dtype=np.int8))
+    compile_in_parts(conv2d_backward_part, zeros(2, 3, 2, 2), images, zeros(3, 1, 3, 3), zeros(2, 3, 2, 2),
+                     np.zeros((2, 3, 2, 2), dtype=np.int8), 1, 0, True, 2, 2, True, True, zeros(2, 1, 6, 6),
+                     zeros(2, 9, 3), zeros(2, 3, 1))
 
 
 def every_op_model():

@@ -26,7 +26,7 @@ import numpy as np
 import numba
 from numba import njit
 
-from tinycnn.kernels.threads import image_runs, run_in_parallel
+from tinycnn.kernels.threads import run_in_parts
 from tinycnn.random import default_generator
 
 MNIST_MEAN = 0.1307
@@ -160,7 +160,7 @@ def rotate_nearest(image, degrees, shift_x=0.0, shift_y=0.0):
 
 
 def augment_batch(images, crop, angles, shifts, crop_size, mean, std, out):
-    """Apply the training transform to a batch, a run of images on each thread (``augment_images``).
+    """Apply the training transform to a batch, a run of images on each thread (``augment_part``).
 
     images: (N, H, W) uint8, C-contiguous
     crop:   (N,) bool, True where the image is centre-cropped to crop_size and resized back
@@ -168,17 +168,18 @@ def augment_batch(images, crop, angles, shifts, crop_size, mean, std, out):
     shifts: (N, 2) float64 shift in pixels (x, y) after the rotation (zeros for the study's transform)
     out:    (N, 1, H, W) float32 or float64, written in place: (pixel / 255 - mean) / std
     """
-    run_in_parallel([(augment_images, (images, crop, angles, shifts, crop_size, mean, std, out, first, stop))
-                     for first, stop in image_runs(images.shape[0], numba.get_num_threads())])
+    run_in_parts(augment_part, images.shape[0], numba.get_num_threads(), images, crop, angles, shifts, crop_size, mean,
+                 std, out)
 
 
-@njit(cache=True, nogil=True)
-def augment_images(images, crop, angles, shifts, crop_size, mean, std, out, first, stop):
-    """``augment_batch`` of images first..stop-1 (each image is transformed alone, so the runs are independent)."""
+@njit(cache=True)
+def augment_part(images, crop, angles, shifts, crop_size, mean, std, out, part, n_parts):
+    """``augment_batch`` of part ``part`` of ``n_parts`` of the batch: images part * N // n_parts up to
+    (part + 1) * N // n_parts (each image is transformed alone, so the parts are independent)."""
     N, H, W = images.shape
     top = int(round((H - crop_size) / 2.0))  # torchvision's centre-crop offsets
     left = int(round((W - crop_size) / 2.0))
-    for n in range(first, stop):
+    for n in range(part * N // n_parts, (part + 1) * N // n_parts):
         if crop[n]:
             cropped = images[n, top:top + crop_size, left:left + crop_size]
             picture = resize_bilinear(cropped, H, W)

@@ -51,7 +51,7 @@ from tinycnn.kernels.conv2d_pool import bias_pool_relu_2x2, bias_pool_relu_acros
 from tinycnn.kernels.im2col import col2im_add, im2col
 from tinycnn.kernels.maxpool2d import maxpool2d_backward_naive, maxpool2d_forward_naive
 from tinycnn.kernels.relu import relu_backward_naive, relu_forward_naive
-from tinycnn.kernels.threads import image_runs, run_in_parallel
+from tinycnn.kernels.threads import run_in_parts
 
 
 def conv2d_output_size(size, kernel, stride, padding):
@@ -178,9 +178,9 @@ def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_str
             winner (N, F, PH, PW) int8, each window's winning place
             kh*pool_kernel + kw (cached); shape (0, F, PH, PW) without a pool
 
-    Images are independent: ``conv2d_forward_images`` computes a run of
-    them, and each thread runs one (``threads.py``), writing only its own
-    images' out and winner.
+    Images are independent: ``conv2d_forward_part`` computes a run of
+    them, and each thread runs one (``threads.run_in_parts``), writing only
+    its own images' out and winner.
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
@@ -190,16 +190,15 @@ def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_str
     PW = (OW - pool_kernel) // pool_stride + 1 if pooled else OW
     out = np.empty((N, F, PH, PW), x.dtype)
     winner = np.empty((N if pooled else 0, F, PH, PW), np.int8)
-    options = (stride, padding, relu, pool_kernel, pool_stride)
-    run_in_parallel([(conv2d_forward_images, (x, weight, bias, *options, out, winner, first, stop))
-                     for first, stop in image_runs(N, n_parts)])
+    run_in_parts(conv2d_forward_part, N, n_parts, x, weight, bias, stride, padding, relu, pool_kernel, pool_stride,
+                 out, winner)
     return out, winner
 
 
-@njit(cache=True, nogil=True)
-def conv2d_forward_images(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride, out, winner, first,
-                          stop):
-    """``conv2d_forward`` of images first..stop-1, written into their place in ``out`` and ``winner``.
+@njit(cache=True)
+def conv2d_forward_part(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride, out, winner, part, n_parts):
+    """``conv2d_forward`` of part ``part`` of ``n_parts`` of the batch: images part * N // n_parts up to
+    (part + 1) * N // n_parts, written into their place in ``out`` and ``winner``.
 
     x, weight, bias, out, winner: as ``conv2d_forward`` takes and returns them
     (out and winner allocated by the caller, with the shapes it returns)
@@ -231,7 +230,7 @@ def conv2d_forward_images(x, weight, bias, stride, padding, relu, pool_kernel, p
     conv = empty((F, positions), x.dtype)
     conv_t = empty((positions if across_filters else 0, F), x.dtype)
     best, best_place = empty(F, x.dtype), empty(F, np.int8)
-    for n in range(first, stop):
+    for n in range(part * N // n_parts, (part + 1) * N // n_parts):
         if lowered:
             image_cols = x[n].reshape(rows, positions)
         else:
@@ -292,7 +291,7 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
     backward of the study's minimal model's conv2 at batch 1024, 12.7 ms
     against 14.1.
     dx[n] depends on image n alone, so runs of images go to threads as in
-    the forward (``conv2d_backward_images``). dweight and dbias sum over all
+    the forward (``conv2d_backward_part``). dweight and dbias sum over all
     images: each thread adds into its own partial sums (a shared ``+=`` from
     several threads would lose updates), with BLAS adding each image's
     product in place (``gemm`` with beta = 1), and the partial sums are
@@ -301,31 +300,30 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
-    runs = image_runs(N, n_parts)
-    dweight_parts = np.zeros((len(runs), C * KH * KW, F), x.dtype)  # transposed: see above
-    dbias_parts = np.zeros((len(runs), F, 1), x.dtype)
+    n_parts = max(1, min(N, n_parts))
+    dweight_parts = np.zeros((n_parts, C * KH * KW, F), x.dtype)  # transposed: see above
+    dbias_parts = np.zeros((n_parts, F, 1), x.dtype)
     dx = np.zeros((N if need_dx else 0, C, H, W), x.dtype)
-    options = (stride, padding, relu, pool_kernel, pool_stride, need_dx, need_dbias)
-    run_in_parallel([(conv2d_backward_images, (dout, x, weight, out, winner, *options, dx, dweight_parts[part],
-                                               dbias_parts[part], first, stop))
-                     for part, (first, stop) in enumerate(runs)])
+    run_in_parts(conv2d_backward_part, N, n_parts, dout, x, weight, out, winner, stride, padding, relu, pool_kernel,
+                 pool_stride, need_dx, need_dbias, dx, dweight_parts, dbias_parts)
     dweight_t, dbias = np.zeros((C * KH * KW, F), x.dtype), np.zeros(F, x.dtype)
-    for part in range(len(runs)):  # a fixed order: the same sums bit for bit on every run
+    for part in range(n_parts):  # a fixed order: the same sums bit for bit on every run
         dweight_t += dweight_parts[part]
         dbias += dbias_parts[part, :, 0]
     return dx, np.ascontiguousarray(dweight_t.T).reshape(F, C, KH, KW), dbias
 
 
-@njit(cache=True, nogil=True)
-def conv2d_backward_images(dout, x, weight, out, winner, stride, padding, relu, pool_kernel, pool_stride, need_dx,
-                           need_dbias, dx, dweight_sum, dbias_sum, first, stop):
-    """``conv2d_backward`` of images first..stop-1: their dx written into ``dx``, their dweight and dbias added to
-    this run's partial sums.
+@njit(cache=True)
+def conv2d_backward_part(dout, x, weight, out, winner, stride, padding, relu, pool_kernel, pool_stride, need_dx,
+                         need_dbias, dx, dweight_parts, dbias_parts, part, n_parts):
+    """``conv2d_backward`` of part ``part`` of ``n_parts`` of the batch (images part * N // n_parts up to
+    (part + 1) * N // n_parts): their dx written into ``dx``, their dweight and dbias added to this part's
+    partial sums.
 
     dout, x, weight, out, winner: as ``conv2d_backward`` takes them
-    dx:          (N, C, H, W), zeros (shape (0, C, H, W) if not need_dx)
-    dweight_sum: (C*KH*KW, F), dweight's partial sum over this run, transposed; added to
-    dbias_sum:   (F, 1), dbias's partial sum over this run; added to (if need_dbias)
+    dx:            (N, C, H, W), zeros (shape (0, C, H, W) if not need_dx)
+    dweight_parts: (n_parts, C*KH*KW, F), zeros: each part's sum of dweight over its images, transposed
+    dbias_parts:   (n_parts, F, 1), zeros: each part's sum of dbias (if need_dbias)
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
@@ -348,7 +346,8 @@ def conv2d_backward_images(dout, x, weight, out, winner, stride, padding, relu, 
     cols = empty((0 if lowered else rows, positions), x.dtype)  # buffers.py: from the cache, not compiled here
     dcols = empty((0 if lowered else rows, positions), x.dtype)
     dconv = empty((F, positions), x.dtype)
-    for n in range(first, stop):
+    dweight_sum, dbias_sum = dweight_parts[part], dbias_parts[part]
+    for n in range(part * N // n_parts, (part + 1) * N // n_parts):
         image_dconv = dconv
         if pooled:
             dconv[:] = 0.0  # only each window's winner gets a gradient

@@ -35,7 +35,7 @@ from numba import njit
 from tinycnn.kernels.blas import AS_IS, gemm
 from tinycnn.kernels.buffers import empty
 from tinycnn.kernels.im2col import im2col_windows
-from tinycnn.kernels.threads import image_runs, run_in_parallel
+from tinycnn.kernels.threads import run_in_parts
 
 
 def pools_in_window_order(filters, rows, pool_kernel, pool_stride):
@@ -83,22 +83,22 @@ def conv2d_forward_windows(x, weight, bias, stride, padding, relu, n_parts):
     returns out (N, F, PH, PW), winner (N, F, PH, PW) int8: as ``conv2d_forward`` returns them with
             pool_kernel = pool_stride = 2
 
-    Each thread runs ``conv2d_forward_windows_images`` on its run of
-    images, as in ``conv2d.conv2d_forward``.
+    Each thread runs ``conv2d_forward_windows_part`` on its run of images,
+    as in ``conv2d.conv2d_forward``.
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
     OH, OW = (H + 2 * padding - KH) // stride + 1, (W + 2 * padding - KW) // stride + 1
     out = np.empty((N, F, (OH - 2) // 2 + 1, (OW - 2) // 2 + 1), x.dtype)
     winner = np.empty(out.shape, np.int8)
-    run_in_parallel([(conv2d_forward_windows_images, (x, weight, bias, stride, padding, relu, out, winner, first, stop))
-                     for first, stop in image_runs(N, n_parts)])
+    run_in_parts(conv2d_forward_windows_part, N, n_parts, x, weight, bias, stride, padding, relu, out, winner)
     return out, winner
 
 
-@njit(cache=True, nogil=True)
-def conv2d_forward_windows_images(x, weight, bias, stride, padding, relu, out, winner, first, stop):
-    """``conv2d_forward_windows`` of images first..stop-1, written into their place in ``out`` and ``winner``.
+@njit(cache=True)
+def conv2d_forward_windows_part(x, weight, bias, stride, padding, relu, out, winner, part, n_parts):
+    """``conv2d_forward_windows`` of part ``part`` of ``n_parts`` of the batch (images part * N // n_parts up to
+    (part + 1) * N // n_parts), written into their place in ``out`` and ``winner``.
 
     x, weight, bias, out, winner: as ``conv2d_forward_windows`` takes and returns them (out and winner allocated
     by the caller)
@@ -116,7 +116,7 @@ def conv2d_forward_windows_images(x, weight, bias, stride, padding, relu, out, w
     weight_matrix = weight.reshape(F, rows)
     cols = empty((rows, 4 * PH * PW), x.dtype)  # buffers.py: from the cache, not compiled here
     conv = empty((F, 4 * PH * PW), x.dtype)
-    for n in range(first, stop):
+    for n in range(part * N // n_parts, (part + 1) * N // n_parts):
         im2col_windows(x[n], KH=KH, KW=KW, stride=stride, padding=padding, pool_kernel=2, pool_stride=2, PH=PH,
                        PW=PW, cols=cols)
         gemm(weight_matrix, AS_IS, cols, AS_IS, 0.0, conv)  # conv = weight_matrix @ cols

@@ -1,20 +1,24 @@
-"""The conv kernels' threads; one BLAS thread while the engine's BLAS kernels run, and which BLAS that is.
+"""Running a kernel on Numba's threads, one part of the batch each; one BLAS thread meanwhile; which BLAS.
 
-The conv kernels spread a batch's images over threads: ``image_runs``
-splits the batch into one run of images per thread, and ``run_in_parallel``
-calls a compiled kernel on each run, the first on the calling thread, the
-others on tinycnn's worker threads, and returns when all are done. The
-kernels are compiled with ``nogil=True``, so the threads run at once.
+``run_in_parts(kernel, count, n_parts, *args)`` calls ``kernel(*args, part,
+n_parts)`` for part = 0 .. n_parts - 1 at once on Numba's threads (a
+``prange`` loop): the conv kernels and the augmentation are written as the
+work of one part of the batch (a run of consecutive images) and run this way.
 
-Why not Numba's ``prange``, which the smaller kernels (ReLU, pools,
-BatchNorm) use? It compiles a parallel kernel three times over: the loop's
-body, a wrapper that runs it on Numba's threads, and the kernel that calls
-that, each linking and optimising again every helper the body calls
-(im2col, the pools, gemm). For the conv kernels that was 2.3 to 3 s of
-compile each, paid on every first run and after every edit, against 1.2
-to 1.4 s for the same loop compiled once, here. Handing a run to a waiting
-worker thread costs about 8 microseconds on this project's 2-core machine
-(``prange``'s: about 5), small beside a conv call's hundreds.
+Why not a ``prange`` loop in each of those kernels, as the smaller kernels
+(ReLU, pools, BatchNorm) have? Numba compiles a parallel kernel three times
+over (the loop's body, a wrapper that runs it on the threads, the kernel
+that calls that), and each time links and optimises again every helper the
+body calls: for the conv kernels (im2col, the pools, gemm) that was 2.3 to
+3 s of compile each, paid on every first run and after every edit, against
+about 1.2 s for the same work compiled once. Here the part's kernel is
+compiled once, as an ordinary kernel, and the parallel loop receives it as a
+plain function pointer (Numba's first-class functions), so the loop's
+compile never includes it: the loop is compiled once per kind of kernel and
+arguments (0.5 s), and is not compiled again when a kernel's file changes.
+A call costs about 10 microseconds more than a ``prange`` kernel's (the
+pointer is looked up, and handed over through Python), and a kernel run
+this way cannot raise: a function pointer carries no exception back.
 
 Each thread calls BLAS on its own small matrices. BLAS threads of its own
 would compete with those:
@@ -34,10 +38,13 @@ outside them it is as the user left it.
 """
 
 import contextlib
-import os
-import threading
 
+import numba
+import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  (load the BLAS that Numba's np.dot calls before we look)
+from numba import njit, prange
+from numba.core.types.function_type import CompileResultWAP
+from numba.extending import typeof_impl
 from threadpoolctl import ThreadpoolController
 
 # The parallel options of every tinycnn kernel that has a prange loop: parallelise that loop and nothing
@@ -49,6 +56,71 @@ def prange_only():
     (a shared one leaves every kernel after the first with Numba's defaults: all of the above, parallel)."""
     return {"prange": True, "numpy": False, "setitem": False, "reduction": False, "comprehension": False,
             "inplace_binop": False, "stencil": False, "fusion": False}
+
+
+@njit(parallel=prange_only(), cache=True)
+def _run_parts(kernel, n_parts, *args):
+    """kernel(*args, part, n_parts) for every part, on Numba's threads."""
+    for part in prange(n_parts):
+        kernel(*args, np.int64(part), n_parts)  # prange counts in unsigned integers; the kernels take int64
+
+
+def run_in_parts(kernel, count, n_parts, *args):
+    """Call ``kernel(*args, part, n_parts)`` for part = 0 .. n_parts - 1 at once, one part per thread.
+
+    ``count`` items (images) are split: n_parts is cut to count if larger,
+    so that every part has work. The kernel finds its own items, e.g.
+    images part * N // n_parts up to (part + 1) * N // n_parts: the same
+    runs for the same N and n_parts, so results repeat bit for bit.
+    """
+    n_parts = max(1, min(count, n_parts))
+    _run_parts(_as_function_pointer(kernel, args), n_parts, *args)
+
+
+def compile_in_parts(kernel, *args):
+    """Compile (or load from the cache) ``kernel`` and the parallel loop for arguments like ``args``, without
+    running either (``tinycnn.compile``'s helper process)."""
+    pointer = _as_function_pointer(kernel, args)
+    _run_parts.compile((numba.typeof(pointer), numba.typeof(1), numba.typeof(args)))  # *args: typed as one tuple
+
+
+class _KernelPointer(CompileResultWAP):
+    """A compiled kernel as Numba's first-class function: what ``_run_parts`` receives as ``kernel``."""
+
+    def __init__(self, compiled):
+        super().__init__(compiled)
+        self.numba_type = numba.types.FunctionType(compiled.signature)
+
+
+@typeof_impl.register(_KernelPointer)
+def _type_of_kernel_pointer(pointer, context):
+    return pointer.numba_type  # made once: Numba's own typeof would build it anew on every call (10 microseconds)
+
+
+_pointers = {}  # (kernel, kinds of its arguments) -> that kernel's compiled version as a function pointer
+
+
+def _kind(value):
+    """What Numba's type of an argument depends on (numba.typeof itself takes 5 microseconds an array)."""
+    if isinstance(value, np.ndarray):
+        flags = value.flags
+        return value.dtype, value.ndim, flags.c_contiguous, flags.f_contiguous, flags.writeable, flags.aligned
+    return type(value)
+
+
+def _as_function_pointer(kernel, args):
+    """``kernel`` compiled for ``args`` plus (part, n_parts), as a value that Numba passes to a kernel as a
+    function pointer (a first-class function) rather than compiling it into the caller."""
+    if not hasattr(kernel, "overloads"):  # NUMBA_DISABLE_JIT=1: a plain Python function
+        return kernel
+    key = (kernel, tuple(map(_kind, args)))
+    pointer = _pointers.get(key)
+    if pointer is None:
+        signature = tuple(numba.typeof(value) for value in args) + (numba.typeof(1), numba.typeof(1))
+        kernel.compile(signature)
+        pointer = _pointers[key] = _KernelPointer(kernel.overloads[signature])
+    return pointer
+
 
 _libraries = None  # threadpoolctl's controller of each BLAS library loaded, found on first use
 
@@ -91,95 +163,3 @@ def blas_in_use():
                  for info in threadpool_info() if info.get("user_api") == "blas"]
     return sorted(libraries, key=lambda library: str(library["filepath"]))
 
-
-# ----- the conv kernels' threads ---------------------------------------------------------------
-
-
-def image_runs(count, n_parts):
-    """Split images 0..count-1 into ``n_parts`` runs of consecutive images (fewer if there are fewer images), as
-    (first, stop) pairs: the same runs for the same count and n_parts, so results repeat bit for bit."""
-    n_parts = max(1, min(count, n_parts))
-    return [(part * count // n_parts, (part + 1) * count // n_parts) for part in range(n_parts)]
-
-
-class _Worker:
-    """A thread that runs one call at a time, handed over with two locks.
-
-    ``begin`` releases the start lock the thread waits on; ``finish`` waits
-    on the done lock the thread releases. (Through ``concurrent.futures`` a
-    call took about 100 microseconds to hand over and come back; this, 8.)
-    """
-
-    def __init__(self):
-        self._start, self._done = threading.Lock(), threading.Lock()
-        self._start.acquire()
-        self._done.acquire()
-        self._call, self._error = None, None
-        threading.Thread(target=self._serve, name="tinycnn worker", daemon=True).start()
-
-    def _serve(self):
-        while True:
-            self._start.acquire()
-            kernel, args = self._call
-            try:
-                kernel(*args)
-            except BaseException as error:  # noqa: BLE001  (handed to the caller, raised there)
-                self._error = error
-            self._call = None
-            self._done.release()
-
-    def begin(self, kernel, args):
-        self._call = (kernel, args)
-        self._start.release()
-
-    def finish(self):
-        """Wait for the call to end; raise what it raised."""
-        self._done.acquire()
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
-
-
-_workers = []  # started when first needed, then kept: one fewer than the most runs asked for at once
-_workers_in_use = threading.Lock()  # one parallel call at a time (two Python threads training take turns)
-
-
-def _forget_workers():
-    """In a forked child: the parent's worker threads do not exist there."""
-    global _workers, _workers_in_use
-    _workers, _workers_in_use = [], threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_workers)
-
-
-def run_in_parallel(calls):
-    """Run ``kernel(*args)`` for each ``(kernel, args)`` of ``calls`` at once, one thread each, and return when all
-    have ended. The first runs on this thread. The kernels must be compiled with ``nogil=True`` (else they run one
-    after another) and must not write where another writes."""
-    (kernel, args), others = calls[0], calls[1:]
-    if not others:
-        kernel(*args)
-        return
-    global _workers
-    with _workers_in_use:
-        while len(_workers) < len(others):
-            _workers.append(_Worker())
-        busy = _workers[:len(others)]
-        for worker, (other_kernel, other_args) in zip(busy, others):
-            worker.begin(other_kernel, other_args)
-        try:
-            kernel(*args)
-        finally:
-            errors = []
-            try:
-                for worker in busy:
-                    try:
-                        worker.finish()
-                    except Exception as error:  # noqa: BLE001  (raised below, once every worker is done)
-                        errors.append(error)
-            except BaseException:  # interrupted while waiting: those workers may still be running; start anew
-                _workers = []
-                raise
-        if errors:
-            raise errors[0]
