@@ -25,7 +25,9 @@ Read in this order:
    test oracles of the fast pair.
 2. ``im2col.py``: one image's convolution as one matrix product.
 3. ``conv2d_forward`` / ``conv2d_backward``: what the engine runs. Images are
-   spread over threads; each thread lowers its image with im2col into a
+   spread over threads: ``conv2d_forward_part`` / ``conv2d_backward_part``
+   are the work of one thread's run of images, and ``threads.run_in_parts``
+   runs them all at once. Each thread lowers its image with im2col into a
    small buffer, calls BLAS once, and adds the bias, pools and applies ReLU
    while reading the product, so the full-size conv output of the batch is
    never stored (for the study's models it is 4 to 13 times the pooled one).
