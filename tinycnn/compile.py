@@ -90,11 +90,11 @@ class _Notice(event.Listener):
 
 
 @contextlib.contextmanager
-def compiling_notice(estimate="10 s"):
+def compiling_notice(estimate="8 s"):
     """Within this block, the first compile prints one line saying so; the block's end says how long it took.
 
-    ``estimate``: how long a first compile of everything takes (the study's models: about 10 s on a 2-core
-    machine; python -m tinycnn.compile, every op: about 20 s). When only some kernels compile, the line says
+    ``estimate``: how long a first compile of everything takes (the study's models: 6-8 s on a 2-core
+    machine; python -m tinycnn.compile, every op: 13-15 s). When only some kernels compile, the line says
     a few seconds instead.
     """
     notice = _Notice(estimate)
@@ -392,7 +392,7 @@ def main(argv=None):
         return 0
     if not args.report:
         started = time.perf_counter()
-        with compiling_notice("20 s" if args.model == "every-op" else "10 s"):
+        with compiling_notice("15 s" if args.model == "every-op" else "8 s"):
             warm_up(_model(args.model))
         print(f"tinycnn's kernels are compiled and cached ({time.perf_counter() - started:.1f} s)")
         return 0
