@@ -121,3 +121,12 @@ def test_shuffled_loader_is_a_seeded_permutation_redrawn_each_epoch():
     assert not np.array_equal(epoch1, epoch2)
     again = BatchLoader(images(100), labels, 32, Normalize(), shuffle=True, generator=np.random.default_rng(3))
     np.testing.assert_array_equal(np.concatenate([y for _, y in again]), epoch1)
+
+
+def test_a_zero_std_or_an_impossible_crop_is_refused_before_the_kernel_runs():
+    """Inside the kernel, run on Numba's threads, the error would be printed and lost (kernels/threads.py)."""
+    images = np.zeros((2, 28, 28), dtype=np.uint8)
+    with pytest.raises(ValueError, match="std > 0"):
+        Augment(std=0.0, generator=np.random.default_rng(0))(images)
+    with pytest.raises(ValueError, match="crop"):
+        Augment(crop_size=0, generator=np.random.default_rng(0))(images)

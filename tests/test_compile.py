@@ -43,10 +43,11 @@ import numpy as np
 from tinycnn.compile import _in_cache, _start_helper
 from tinycnn.kernels.conv2d import conv2d_backward_part
 from tinycnn.kernels.conv2d_windows import conv2d_forward_windows_part
+from tinycnn.kernels.threads import _run_parts
 assert not _in_cache(conv2d_backward_part)
 helper = _start_helper(np.float32)
 print("helper exit", helper.wait())
-print("in cache", _in_cache(conv2d_backward_part), _in_cache(conv2d_forward_windows_part))
+print("in cache", _in_cache(conv2d_backward_part), _in_cache(conv2d_forward_windows_part), _in_cache(_run_parts))
 """
 
 
@@ -56,4 +57,4 @@ def test_the_helper_process_compiles_its_half_into_the_cache(tmp_path):
     result = subprocess.run([sys.executable, "-c", HELPER_FILLS_THE_CACHE], capture_output=True, text=True,
                             env=dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path)), timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "helper exit 0" in result.stdout and "in cache True True" in result.stdout
+    assert "helper exit 0" in result.stdout and "in cache True True True" in result.stdout

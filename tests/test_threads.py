@@ -3,12 +3,15 @@
 import numpy as np
 from numba import njit
 
-from tinycnn.kernels.threads import run_in_parts
+from tinycnn.kernels.threads import _kind, run_in_parts
 
 
 @njit(cache=True)
 def _mark_images(images, seen, part, n_parts):
-    """Each part marks its run of images with its own number, and counts how often it was called."""
+    """Each part marks its run of images with its own number, and counts how often it was called.
+
+    images: (N,), written; seen: (n_parts,) int64, added to
+    """
     N = images.shape[0]
     seen[part] += 1
     for n in range(part * N // n_parts, (part + 1) * N // n_parts):
@@ -37,3 +40,9 @@ def test_each_kind_of_argument_gets_its_own_compiled_kernel():
         seen = np.zeros(2, dtype=np.int64)
         run_in_parts(_mark_images, 6, 2, images, seen)
         assert images.tolist() == [0, 0, 0, 1, 1, 1] and seen.tolist() == [1, 1]
+
+
+def test_arguments_of_other_types_are_told_apart_as_numba_types_them():
+    assert _kind((1, 2)) != _kind((1.5, 2.5))  # a tuple is keyed by its Numba type, not by being a tuple
+    assert _kind(2**63) != _kind(1)  # Numba types the first uint64
+    assert _kind(np.float32(1)) != _kind(1.0) and _kind(True) != _kind(1)

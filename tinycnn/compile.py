@@ -22,10 +22,11 @@ machine code keeps running.
   training starts. The model, its statistics and every random generator are
   left as they were. On a machine with two cores or more, when the conv
   backward is not in the cache yet, a helper process (on Linux a fork of
-  this one, which starts at once) compiles it, the conv forward's pools,
-  ReLU, the normalisation and the first layer's forward
+  this one, which starts at once) compiles it, the parallel loop that runs
+  the conv kernels and the augmentation (``kernels/threads.py``), the conv
+  forward's pools, the normalisation and the first layer's forward
   (``conv2d_windows.py``) while this one compiles the augmentation, the
-  conv forward and the other small kernels (linear, log-softmax, NLL):
+  conv forward and the small kernels (linear, ReLU, log-softmax, NLL):
   Numba compiles one function at a time per process, and the two halves
   take about as long.
 - ``compiling_notice()`` prints one line the first time Numba starts
@@ -62,7 +63,7 @@ from tinycnn.kernels.linear import linear_backward, linear_forward
 from tinycnn.kernels.log_softmax import log_softmax_backward, log_softmax_forward
 from tinycnn.kernels.nll import nll_backward, nll_forward
 from tinycnn.kernels.relu import relu_backward, relu_forward
-from tinycnn.kernels.threads import compile_in_parts
+from tinycnn.kernels.threads import compile_loop_for
 from tinycnn.random import default_generator
 from tinycnn.tensor import Tensor, no_grad
 
@@ -165,7 +166,7 @@ def _zeros(dtype):
 def compile_conv_forward_and_data(dtype, image_shape=(1, 28, 28)):
     """This process's half of a cold start: the augmentation, then the conv forward (which finds its pools in
     the cache: the other process compiled them first), then the small kernels (linear, log-softmax, NLL, both
-    ways; ReLU, which the other process compiles, loads from the cache by then)."""
+    ways)."""
     pictures = np.zeros((2,) + tuple(image_shape[1:]), dtype=np.uint8)
     Augment(generator=np.random.default_rng(0), translate=0.1, dtype=dtype)(pictures)
     zeros = _zeros(dtype)
@@ -264,25 +265,31 @@ def _compile_pools(dtype):
 
 
 def compile_backward(dtype):
-    """The helper's half of a cold start: the conv forward's pools, ReLU, normalisation, the first layer's forward
-    in window order and the conv backward (each with the parallel loop that runs it, ``threads.run_in_parts``),
-    for arguments of the types the engine passes (so that the other process finds them in the cache), without
-    running them."""
+    """The helper's half of a cold start, compiled (not run) for arguments of the types the engine passes, so
+    that the other process finds each in the cache: first the parallel loop (``threads.run_in_parts``) for
+    every kernel the training path runs through it, then the conv forward's pools, normalisation, the first
+    layer's forward in window order and the conv backward."""
     zeros = _zeros(dtype)
-    # The pools come first (1 s on a cold cache, loaded at once after an edit to conv2d.py, their callers' file):
-    # while the other process compiles the augmentation, so that they are in the cache when its conv forward
-    # needs them.
-    _compile_pools(dtype)
-    # ReLU both ways: the other process runs them last, and finds them here by then
-    _compile(relu_forward, zeros(6))
-    _compile(relu_backward, zeros(6), zeros(6))
-    _compile(normalize_batch, np.zeros((2, 28, 28), dtype=np.uint8), MNIST_MEAN, MNIST_STD, zeros(2, 1, 28, 28))
+    int8 = _zeros(np.int8)
     images = zeros(2, 1, 6, 6)
-    compile_in_parts(conv2d_forward_windows_part, images, zeros(9, 1, 3, 3), zeros(9), 1, 0, True, zeros(2, 9, 2, 2),
-                     np.zeros((2, 9, 2, 2), dtype=np.int8))
-    compile_in_parts(conv2d_backward_part, zeros(2, 3, 2, 2), images, zeros(3, 1, 3, 3), zeros(2, 3, 2, 2),
-                     np.zeros((2, 3, 2, 2), dtype=np.int8), 1, 0, True, 2, 2, True, True, zeros(2, 1, 6, 6),
+    pooled, winner = zeros(2, 3, 2, 2), int8(2, 3, 2, 2)
+    windows_args = (images, zeros(9, 1, 3, 3), zeros(9), 1, 0, True, zeros(2, 9, 2, 2), int8(2, 9, 2, 2))
+    backward_args = (pooled, images, zeros(3, 1, 3, 3), pooled, winner, 1, 0, True, 2, 2, True, True, zeros(2, 1, 6, 6),
                      zeros(2, 9, 3), zeros(2, 3, 1))
+    # The loop first, for all four (2 s), and in this process only: the other reaches its first use of it after
+    # compiling the augmentation, and Numba's cache index of one function, written by two processes at once,
+    # can lose an entry.
+    compile_loop_for(np.zeros((2, 28, 28), dtype=np.uint8), np.zeros(2, dtype=bool), np.zeros(2), np.zeros((2, 2)),
+                     22, MNIST_MEAN, MNIST_STD, zeros(2, 1, 28, 28))  # the augmentation's
+    compile_loop_for(images, zeros(3, 1, 3, 3), zeros(3), 1, 0, True, 2, 2, pooled, winner)  # the conv forward's
+    compile_loop_for(*windows_args)
+    compile_loop_for(*backward_args)
+    # The pools next (1 s on a cold cache, loaded at once after an edit to conv2d.py, their callers' file), so
+    # that they are in the cache when the other process's conv forward needs them.
+    _compile_pools(dtype)
+    _compile(normalize_batch, np.zeros((2, 28, 28), dtype=np.uint8), MNIST_MEAN, MNIST_STD, zeros(2, 1, 28, 28))
+    _compile(conv2d_forward_windows_part, *windows_args, 0, 1)
+    _compile(conv2d_backward_part, *backward_args, 0, 1)
 
 
 def every_op_model():

@@ -1,4 +1,4 @@
-"""The study's image transforms, as Numba kernels over a whole batch.
+"""The study's image transforms over a whole batch: Numba kernels, and the Python functions that run them.
 
 The study's training transform (torchvision on PIL 8-bit images), in order:
 
@@ -168,6 +168,9 @@ def augment_batch(images, crop, angles, shifts, crop_size, mean, std, out):
     shifts: (N, 2) float64 shift in pixels (x, y) after the rotation (zeros for the study's transform)
     out:    (N, 1, H, W) float32 or float64, written in place: (pixel / 255 - mean) / std
     """
+    if not std > 0 or not 0 < crop_size <= min(images.shape[1:]):  # inside the kernel they would fail unseen
+        raise ValueError(f"augmentation needs std > 0 and a crop of 1 to {min(images.shape[1:])} pixels; got std "
+                         f"{std}, crop_size {crop_size}")
     run_in_parts(augment_part, images.shape[0], numba.get_num_threads(), images, crop, angles, shifts, crop_size, mean,
                  std, out)
 
@@ -175,7 +178,11 @@ def augment_batch(images, crop, angles, shifts, crop_size, mean, std, out):
 @njit(cache=True)
 def augment_part(images, crop, angles, shifts, crop_size, mean, std, out, part, n_parts):
     """``augment_batch`` of part ``part`` of ``n_parts`` of the batch: images part * N // n_parts up to
-    (part + 1) * N // n_parts (each image is transformed alone, so the parts are independent)."""
+    (part + 1) * N // n_parts (each image is transformed alone, so the parts are independent).
+
+    images: (N, H, W) uint8; crop: (N,) bool; angles: (N,) float64; shifts: (N, 2) float64
+    out:    (N, 1, H, W), this part's images written in place
+    """
     N, H, W = images.shape
     top = int(round((H - crop_size) / 2.0))  # torchvision's centre-crop offsets
     left = int(round((W - crop_size) / 2.0))

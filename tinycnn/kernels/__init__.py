@@ -25,8 +25,12 @@ when:
 Kernels are plain functions of NumPy arrays and numbers: no Tensor objects,
 no autograd. The forward/backward kernels return new arrays and never
 modify their inputs (in particular never ``dout``); the helpers inside
-them (``im2col``, ``gemm``, the per-plane and per-row loops) write into the
-buffers they are handed, named ``out``, ``cols``, ``c`` and the like. They are generic over float32 and float64: Numba
+them (``im2col``, ``gemm``, the per-plane and per-row loops, and the conv
+kernels' ``_part`` kernels, each one thread's run of images) write into the
+buffers they are handed, named ``out``, ``cols``, ``c`` and the like. The
+conv forward and backward are Python functions that allocate their outputs
+and run their ``_part`` kernels on Numba's threads (``threads.py``); the
+other forward/backward kernels are Numba's. All are generic over float32 and float64: Numba
 compiles one version per dtype on first use and caches it on disk
 (``cache=True``); editing a kernel's file makes its kernels compile again.
 Numba checks only that file, not the files of the helpers a kernel calls:

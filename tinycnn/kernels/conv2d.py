@@ -202,13 +202,16 @@ def conv2d_forward_part(x, weight, bias, stride, padding, relu, pool_kernel, poo
     """``conv2d_forward`` of part ``part`` of ``n_parts`` of the batch: images part * N // n_parts up to
     (part + 1) * N // n_parts, written into their place in ``out`` and ``winner``.
 
-    x, weight, bias, out, winner: as ``conv2d_forward`` takes and returns them
-    (out and winner allocated by the caller, with the shapes it returns)
+    x:      (N, C, H, W); weight: (F, C, KH, KW); bias: (F,)
+    out:    (N, F, PH, PW), winner: (N, F, PH, PW) int8 (shape (0, F, PH, PW) without a pool), allocated by the
+            caller; this part's images are written
 
-    Two buffers are reused for every image of the run: cols (C*KH*KW,
-    RH*RW) for im2col and conv (F, RH*RW) for the product, small enough to
-    stay in the core's cache. RH, RW is the part of the conv output that the
-    pool reads (OH, OW without a pool).
+    Buffers reused for every image of the run, small enough to stay in the
+    core's cache: cols (C*KH*KW, RH*RW) for im2col (empty for a 1x1 conv,
+    which uses the image itself), conv (F, RH*RW) for the product, and for
+    the pool across filters conv_t (RH*RW, F), best (F,) and best_place (F,)
+    int8. RH, RW is the part of the conv output that the pool reads (OH, OW
+    without a pool).
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
@@ -322,10 +325,17 @@ def conv2d_backward_part(dout, x, weight, out, winner, stride, padding, relu, po
     (part + 1) * N // n_parts): their dx written into ``dx``, their dweight and dbias added to this part's
     partial sums.
 
-    dout, x, weight, out, winner: as ``conv2d_backward`` takes them
-    dx:            (N, C, H, W), zeros (shape (0, C, H, W) if not need_dx)
+    dout:   (N, F, PH, PW); x: (N, C, H, W); weight: (F, C, KH, KW)
+    out:    (N, F, PH, PW), read only if relu; winner: (N, F, PH, PW) int8 (shape (0, ...) without a pool)
+    dx:            (N, C, H, W), zeros (shape (0, C, H, W) if not need_dx); this part's images are written
     dweight_parts: (n_parts, C*KH*KW, F), zeros: each part's sum of dweight over its images, transposed
     dbias_parts:   (n_parts, F, 1), zeros: each part's sum of dbias (if need_dbias)
+
+    Buffers reused for every image of the run: dconv (F, RH*RW), the
+    gradient of the cropped conv output; cols and dcols (C*KH*KW, RH*RW)
+    (empty for a 1x1 conv); ones_column (RH*RW, 1); place_offsets
+    (pool_kernel**2,). The steps are those of ``conv2d_backward``'s
+    docstring.
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape

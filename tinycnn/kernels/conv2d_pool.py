@@ -63,7 +63,7 @@ def bias_pool_relu(plane, bias, kernel, stride, relu, out, winner):
 
 
 # What the conv forward calls: each a function of its own, called once per plane or image (inlined into the
-# parallel kernel they cost Numba more to compile; as calls they cost nothing measurable).
+# conv kernel they cost Numba more to compile; as calls they cost nothing measurable).
 
 
 @njit(cache=True)

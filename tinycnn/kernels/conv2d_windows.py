@@ -100,8 +100,8 @@ def conv2d_forward_windows_part(x, weight, bias, stride, padding, relu, out, win
     """``conv2d_forward_windows`` of part ``part`` of ``n_parts`` of the batch (images part * N // n_parts up to
     (part + 1) * N // n_parts), written into their place in ``out`` and ``winner``.
 
-    x, weight, bias, out, winner: as ``conv2d_forward_windows`` takes and returns them (out and winner allocated
-    by the caller)
+    x:      (N, C, H, W); weight: (F, C, KH, KW); bias: (F,)
+    out:    (N, F, PH, PW), winner: (N, F, PH, PW) int8, allocated by the caller; this part's images are written
 
     Two buffers are reused for every image of the run: cols (C*KH*KW,
     4*PH*PW) for im2col_windows and conv (F, 4*PH*PW) for the product. The

@@ -5,20 +5,31 @@ n_parts)`` for part = 0 .. n_parts - 1 at once on Numba's threads (a
 ``prange`` loop): the conv kernels and the augmentation are written as the
 work of one part of the batch (a run of consecutive images) and run this way.
 
-Why not a ``prange`` loop in each of those kernels, as the smaller kernels
-(ReLU, pools, BatchNorm) have? Numba compiles a parallel kernel three times
-over (the loop's body, a wrapper that runs it on the threads, the kernel
-that calls that), and each time links and optimises again every helper the
-body calls: for the conv kernels (im2col, the pools, gemm) that was 2.3 to
-3 s of compile each, paid on every first run and after every edit, against
-about 1.2 s for the same work compiled once. Here the part's kernel is
-compiled once, as an ordinary kernel, and the parallel loop receives it as a
-plain function pointer (Numba's first-class functions), so the loop's
-compile never includes it: the loop is compiled once per kind of kernel and
-arguments (0.5 s), and is not compiled again when a kernel's file changes.
-A call costs about 10 microseconds more than a ``prange`` kernel's (the
-pointer is looked up, and handed over through Python), and a kernel run
-this way cannot raise: a function pointer carries no exception back.
+Why not a ``prange`` loop inside each of those kernels, as the smaller
+kernels (ReLU, pools, BatchNorm) have? Numba then links the machine code of
+everything the loop's body calls (im2col, the pools, gemm) into three
+functions (the body, a wrapper that runs it on the threads, the kernel that
+calls that) and optimises it again in each: the conv forward took 4.2 s to
+compile that way, against 1.0 s for the same work compiled once, as
+``conv2d_forward_part`` is now. Here the parallel loop, ``_run_parts``,
+receives the part's kernel as a plain function pointer (a first-class
+function, in Numba's words), so its compile never includes the kernel: it is
+compiled once per kind of kernel and arguments (0.5 s), and not again when a
+kernel's file changes.
+
+A first-class function is one compiled version of a kernel, for fixed
+argument types. So ``run_in_parts`` first compiles (or loads) the kernel for
+the types of its arguments, keeps that version's pointer per kind of
+arguments, and hands Numba its type ready-made (working it out anew took 10
+microseconds a call). A call still costs about 10 microseconds more than a
+``prange`` kernel's. This leans on Numba's first-class functions and on one
+class of its internals (``CompileResultWAP``), so a Numba release may move
+it: the tests run every conv kernel through it.
+
+A function pointer carries no exception back: an error inside a kernel run
+this way (a division by zero, an allocation that fails) is printed by Numba
+and the call returns, with that part's outputs unwritten. The Python
+functions that call ``run_in_parts`` check their inputs first.
 
 Each thread calls BLAS on its own small matrices. BLAS threads of its own
 would compete with those:
@@ -49,8 +60,8 @@ from threadpoolctl import ThreadpoolController
 
 # The parallel options of every tinycnn kernel that has a prange loop: parallelise that loop and nothing
 # else. With plain parallel=True, Numba also turns every array expression of the kernel (np.zeros, a += b
-# on arrays) into a parallel loop of its own, each compiled apart: the conv backward took 8.6 s to compile
-# that way here and 5.2 s with this (python -m tinycnn.compile --report shows each kernel's time).
+# on arrays) into a parallel loop of its own, each compiled apart: the conv backward, when it had its own
+# prange loop, took 8.6 s to compile that way here and 5.2 s with this.
 def prange_only():
     """The dict to give ``@njit(parallel=...)``: a fresh one each time, because Numba empties the dict it is given
     (a shared one leaves every kernel after the first with Numba's defaults: all of the above, parallel)."""
@@ -66,22 +77,26 @@ def _run_parts(kernel, n_parts, *args):
 
 
 def run_in_parts(kernel, count, n_parts, *args):
-    """Call ``kernel(*args, part, n_parts)`` for part = 0 .. n_parts - 1 at once, one part per thread.
+    """Call ``kernel(*args, part, n_parts)`` for part = 0 .. n_parts - 1 at once on Numba's threads (one part
+    each when n_parts is at most the thread count, as the engine passes it; Numba shares out more).
 
     ``count`` items (images) are split: n_parts is cut to count if larger,
-    so that every part has work. The kernel finds its own items, e.g.
-    images part * N // n_parts up to (part + 1) * N // n_parts: the same
-    runs for the same N and n_parts, so results repeat bit for bit.
+    so that no part is empty (with no items at all, one empty part runs).
+    The kernel finds its own items, e.g. images part * N // n_parts up to
+    (part + 1) * N // n_parts: the same runs for the same N and n_parts, so
+    results repeat bit for bit.
     """
     n_parts = max(1, min(count, n_parts))
     _run_parts(_as_function_pointer(kernel, args), n_parts, *args)
 
 
-def compile_in_parts(kernel, *args):
-    """Compile (or load from the cache) ``kernel`` and the parallel loop for arguments like ``args``, without
-    running either (``tinycnn.compile``'s helper process)."""
-    pointer = _as_function_pointer(kernel, args)
-    _run_parts.compile((numba.typeof(pointer), numba.typeof(1), numba.typeof(args)))  # *args: typed as one tuple
+def compile_loop_for(*args):
+    """Compile (or load from the cache) the parallel loop for kernels taking ``args`` (then part, n_parts),
+    without compiling any kernel or running anything (``tinycnn.compile``'s helper process does this for every
+    call of a cold start, so that only one process writes the loop's cache)."""
+    int64 = numba.types.int64
+    kernel_type = numba.types.FunctionType(numba.types.none(*map(numba.typeof, args), int64, int64))
+    _run_parts.compile((kernel_type, int64, numba.typeof(args)))  # *args: typed as one tuple
 
 
 class _KernelPointer(CompileResultWAP):
@@ -101,11 +116,14 @@ _pointers = {}  # (kernel, kinds of its arguments) -> that kernel's compiled ver
 
 
 def _kind(value):
-    """What Numba's type of an argument depends on (numba.typeof itself takes 5 microseconds an array)."""
+    """What Numba's type of an argument depends on, found quickly for arrays and plain numbers (numba.typeof
+    takes 5 microseconds an array); anything else is asked of numba.typeof."""
     if isinstance(value, np.ndarray):
         flags = value.flags
         return value.dtype, value.ndim, flags.c_contiguous, flags.f_contiguous, flags.writeable, flags.aligned
-    return type(value)
+    if isinstance(value, (bool, float, np.generic)) or (isinstance(value, int) and -2**63 <= value < 2**63):
+        return type(value)
+    return numba.typeof(value)
 
 
 def _as_function_pointer(kernel, args):
