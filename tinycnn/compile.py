@@ -56,6 +56,7 @@ import tinycnn.functional as F
 from tinycnn import nn, optim
 from tinycnn.data import Augment
 from tinycnn.data.augment import MNIST_MEAN, MNIST_STD, augment_part, normalize_batch
+from tinycnn.kernels import buffers
 from tinycnn.kernels.conv2d import conv2d_backward_part, conv2d_forward
 from tinycnn.kernels.conv2d_pool import bias_pool_relu_2x2, bias_pool_relu_across_filters, bias_pool_relu_any
 from tinycnn.kernels.conv2d_windows import conv2d_forward_windows_part
@@ -290,6 +291,10 @@ def compile_backward(dtype):
     _compile(normalize_batch, np.zeros((2, 28, 28), dtype=np.uint8), MNIST_MEAN, MNIST_STD, zeros(2, 1, 28, 28))
     _compile(conv2d_forward_windows_part, *windows_args, 0, 1)
     _compile(conv2d_backward_part, *backward_args, 0, 1)
+    # the conv kernels' outputs of 4 MB or more (buffers.output_array): out, winner and dx
+    _compile(buffers.empty, (2, 1, 6, 6), np.dtype(dtype))
+    _compile(buffers.empty, (2, 1, 6, 6), np.int8)
+    _compile(buffers.zeros, (2, 1, 6, 6), np.dtype(dtype))
 
 
 def every_op_model():

@@ -48,7 +48,7 @@ import numpy as np
 from numba import njit
 
 from tinycnn.kernels.blas import AS_IS, TRANSPOSED, gemm
-from tinycnn.kernels.buffers import empty, ones
+from tinycnn.kernels.buffers import empty, ones, output_array
 from tinycnn.kernels.conv2d_pool import bias_pool_relu_2x2, bias_pool_relu_across_filters, bias_pool_relu_any
 from tinycnn.kernels.im2col import col2im_add, im2col
 from tinycnn.kernels.maxpool2d import maxpool2d_backward_naive, maxpool2d_forward_naive
@@ -190,8 +190,8 @@ def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_str
     pooled = pool_kernel > 0
     PH = (OH - pool_kernel) // pool_stride + 1 if pooled else OH
     PW = (OW - pool_kernel) // pool_stride + 1 if pooled else OW
-    out = np.empty((N, F, PH, PW), x.dtype)
-    winner = np.empty((N if pooled else 0, F, PH, PW), np.int8)
+    out = output_array((N, F, PH, PW), x.dtype)  # buffers.py says why not np.empty
+    winner = output_array((N if pooled else 0, F, PH, PW), np.int8)
     run_in_parts(conv2d_forward_part, N, n_parts, x, weight, bias, stride, padding, relu, pool_kernel, pool_stride,
                  out, winner)
     return out, winner
@@ -308,7 +308,7 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
     n_parts = max(1, min(N, n_parts))
     dweight_parts = np.zeros((n_parts, C * KH * KW, F), x.dtype)  # transposed: see above
     dbias_parts = np.zeros((n_parts, F, 1), x.dtype)
-    dx = np.zeros((N if need_dx else 0, C, H, W), x.dtype)
+    dx = output_array((N if need_dx else 0, C, H, W), x.dtype, zeroed=True)
     run_in_parts(conv2d_backward_part, N, n_parts, dout, x, weight, out, winner, stride, padding, relu, pool_kernel,
                  pool_stride, need_dx, need_dbias, dx, dweight_parts, dbias_parts)
     dweight_t, dbias = np.zeros((C * KH * KW, F), x.dtype), np.zeros(F, x.dtype)

@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 
 from tinycnn.kernels.blas import AS_IS, gemm
-from tinycnn.kernels.buffers import empty
+from tinycnn.kernels.buffers import empty, output_array
 from tinycnn.kernels.im2col import im2col_windows
 from tinycnn.kernels.threads import run_in_parts
 
@@ -89,8 +89,8 @@ def conv2d_forward_windows(x, weight, bias, stride, padding, relu, n_parts):
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
     OH, OW = (H + 2 * padding - KH) // stride + 1, (W + 2 * padding - KW) // stride + 1
-    out = np.empty((N, F, (OH - 2) // 2 + 1, (OW - 2) // 2 + 1), x.dtype)
-    winner = np.empty(out.shape, np.int8)
+    out = output_array((N, F, (OH - 2) // 2 + 1, (OW - 2) // 2 + 1), x.dtype)  # buffers.py says why not np.empty
+    winner = output_array(out.shape, np.int8)
     run_in_parts(conv2d_forward_windows_part, N, n_parts, x, weight, bias, stride, padding, relu, out, winner)
     return out, winner
 
