@@ -53,7 +53,7 @@ from tinycnn.kernels.conv2d_pool import bias_pool_relu_2x2, bias_pool_relu_acros
 from tinycnn.kernels.im2col import col2im_add, im2col
 from tinycnn.kernels.maxpool2d import maxpool2d_backward_naive, maxpool2d_forward_naive
 from tinycnn.kernels.relu import relu_backward_naive, relu_forward_naive
-from tinycnn.kernels.threads import run_in_parts
+from tinycnn.kernels.threads import parts_for, run_in_parts
 
 
 def conv2d_output_size(size, kernel, stride, padding):
@@ -305,7 +305,7 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
-    n_parts = max(1, min(N, n_parts))
+    n_parts = parts_for(N, n_parts)  # as many partial sums as run_in_parts makes parts
     dweight_parts = np.zeros((n_parts, C * KH * KW, F), x.dtype)  # transposed: see above
     dbias_parts = np.zeros((n_parts, F, 1), x.dtype)
     dx = output_array((N if need_dx else 0, C, H, W), x.dtype, zeroed=True)

@@ -34,6 +34,7 @@ from numba import njit
 
 from tinycnn.kernels.blas import AS_IS, gemm
 from tinycnn.kernels.buffers import empty, output_array
+from tinycnn.kernels.conv2d import conv2d_output_size
 from tinycnn.kernels.im2col import im2col_windows
 from tinycnn.kernels.threads import run_in_parts
 
@@ -88,9 +89,10 @@ def conv2d_forward_windows(x, weight, bias, stride, padding, relu, n_parts):
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
-    OH, OW = (H + 2 * padding - KH) // stride + 1, (W + 2 * padding - KW) // stride + 1
-    out = output_array((N, F, (OH - 2) // 2 + 1, (OW - 2) // 2 + 1), x.dtype)  # buffers.py says why not np.empty
-    winner = output_array(out.shape, np.int8)
+    PH = (conv2d_output_size(H, KH, stride, padding) - 2) // 2 + 1  # the 2x2 pool's output, floored
+    PW = (conv2d_output_size(W, KW, stride, padding) - 2) // 2 + 1
+    out = output_array((N, F, PH, PW), x.dtype)  # buffers.py says why not np.empty
+    winner = output_array((N, F, PH, PW), np.int8)
     run_in_parts(conv2d_forward_windows_part, N, n_parts, x, weight, bias, stride, padding, relu, out, winner)
     return out, winner
 

@@ -86,17 +86,26 @@ def run_in_parts(kernel, count, n_parts, *args):
     (part + 1) * N // n_parts: the same runs for the same N and n_parts, so
     results repeat bit for bit.
     """
-    n_parts = max(1, min(count, n_parts))
-    _run_parts(_as_function_pointer(kernel, args), n_parts, *args)
+    _run_parts(_as_function_pointer(kernel, args), parts_for(count, n_parts), *args)
+
+
+def parts_for(count, n_parts):
+    """How many parts ``run_in_parts`` makes of ``count`` items asked for ``n_parts``: no more than the items, and
+    at least one (a caller that keeps something per part sizes it with this)."""
+    return max(1, min(count, n_parts))
 
 
 def compile_loop_for(*args):
     """Compile (or load from the cache) the parallel loop for kernels taking ``args`` (then part, n_parts),
     without compiling any kernel or running anything (``tinycnn.compile``'s helper process does this for every
     call of a cold start, so that only one process writes the loop's cache)."""
-    int64 = numba.types.int64
-    kernel_type = numba.types.FunctionType(numba.types.none(*map(numba.typeof, args), int64, int64))
-    _run_parts.compile((kernel_type, int64, numba.typeof(args)))  # *args: typed as one tuple
+    kernel_type = numba.types.FunctionType(numba.types.none(*_part_signature(args)))
+    _run_parts.compile((kernel_type, numba.types.int64, numba.typeof(args)))  # *args: typed as one tuple
+
+
+def _part_signature(args):
+    """The argument types of a part kernel called with ``args``, then part and n_parts."""
+    return tuple(numba.typeof(value) for value in args) + (numba.types.int64, numba.types.int64)
 
 
 class _KernelPointer(CompileResultWAP):
@@ -134,7 +143,7 @@ def _as_function_pointer(kernel, args):
     key = (kernel, tuple(map(_kind, args)))
     pointer = _pointers.get(key)
     if pointer is None:
-        signature = tuple(numba.typeof(value) for value in args) + (numba.typeof(1), numba.typeof(1))
+        signature = _part_signature(args)
         kernel.compile(signature)
         pointer = _pointers[key] = _KernelPointer(kernel.overloads[signature])
     return pointer
