@@ -2,19 +2,16 @@
 
     python -m tinycnn.compile             # compile every kernel a training step and evaluation use, then exit
     python -m tinycnn.compile --report    # the same from an empty cache, with a table of what compiled
-    python -m tinycnn.compile --clear     # forget every compiled kernel (after editing a helper file: below)
+    python -m tinycnn.compile --clear     # forget every compiled kernel: each compiles again when next used
 
 Numba compiles a kernel the first time it is called with a new signature
-(the dtypes and dimensions of its arguments) and, with ``cache=True``, keeps
-the machine code in ``__pycache__`` so that later processes load it instead.
-So the first run on a machine (a new clone, a new virtual environment, a CI
-job) pays for compiling; every later run starts at once. Editing a kernel's
-file makes Numba compile the kernels of that file again. But Numba checks
-only the file of the kernel it compiled, not the files of the helpers that
-kernel calls: after editing ``im2col.py``, ``conv2d_pool.py``, ``blas.py`` or
-``buffers.py`` (which the conv kernels call), or a naive kernel another file's
-naive kernel uses, run ``python -m tinycnn.compile --clear``, or the old
-machine code keeps running.
+(the dtypes and dimensions of its arguments) and keeps the machine code in
+``__pycache__`` so that later processes load it instead. So the first run on
+a machine (a new clone, a new virtual environment, a CI job) pays for
+compiling; every later run starts at once. Editing a kernel's file, or the
+file of any helper its code is made from (``im2col.py`` for the conv
+kernels, say), makes the kernels built from it compile again, and only
+those (``kernels/jit.py``).
 
 - ``warm_up(model)`` runs one training step and one evaluation of a copy of
   ``model`` on two random images (and the augmentation on two images), so
@@ -60,6 +57,7 @@ from tinycnn.kernels import buffers
 from tinycnn.kernels.conv2d import conv2d_backward_part, conv2d_forward
 from tinycnn.kernels.conv2d_pool import bias_pool_relu_2x2, bias_pool_relu_across_filters, bias_pool_relu_any
 from tinycnn.kernels.conv2d_windows import conv2d_forward_windows_part
+from tinycnn.kernels.jit import in_cache
 from tinycnn.kernels.linear import linear_backward, linear_forward
 from tinycnn.kernels.log_softmax import log_softmax_backward, log_softmax_forward
 from tinycnn.kernels.nll import nll_backward, nll_forward
@@ -184,15 +182,8 @@ def compile_conv_forward_and_data(dtype, image_shape=(1, 28, 28)):
 
 
 def _in_cache(kernel):
-    """Whether Numba's cache holds a compiled version of ``kernel`` for its file as it is now.
-
-    Reads Numba's cache index (an internal of Numba's, so any surprise
-    answers True: no helper, each kernel compiled where it is first used).
-    """
-    try:
-        return bool(kernel._cache._cache_file._load_index())
-    except Exception:  # noqa: BLE001  (Numba's internals moved: behave as if warm)
-        return True
+    """Whether the disk holds machine code of ``kernel`` made from its files as they are now (``kernels/jit.py``)."""
+    return in_cache(kernel)
 
 
 def _start_helper(dtype):

@@ -24,8 +24,8 @@ import math
 
 import numpy as np
 import numba
-from numba import njit
 
+from tinycnn.kernels.jit import njit
 from tinycnn.kernels.threads import run_in_parts
 from tinycnn.random import default_generator
 
@@ -33,7 +33,7 @@ MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 
 
-@njit(cache=True)
+@njit
 def _bilinear_weights(in_size, out_size):
     """PIL's bilinear resampling weights along one axis.
 
@@ -69,7 +69,7 @@ def _bilinear_weights(in_size, out_size):
 PRECISION_BITS = 22  # PIL resamples 8-bit images in fixed point with 22 fractional bits
 
 
-@njit(cache=True)
+@njit
 def _fixed_point(weights):
     """Weights as PIL's integers: round(w * 2**22), so our sums round exactly as PIL's do."""
     scale = 1 << PRECISION_BITS
@@ -81,7 +81,7 @@ def _fixed_point(weights):
     return out
 
 
-@njit(cache=True)
+@njit
 def _resample_rows(image, out_w):
     """One PIL resampling pass along the last axis: (H, W) -> (H, out_w) int64 of values 0..255.
 
@@ -104,7 +104,7 @@ def _resample_rows(image, out_w):
     return out
 
 
-@njit(cache=True)
+@njit
 def resize_bilinear(image, out_h, out_w):
     """Resize one 8-bit image the way PIL does: a horizontal pass, then a vertical one.
 
@@ -117,13 +117,13 @@ def resize_bilinear(image, out_h, out_w):
     return vertical.T.astype(np.float64)
 
 
-@njit(cache=True)
+@njit
 def _fix16(value):
     """``value`` in 16.16 fixed point, rounded as PIL's FIX macro does."""
     return np.int64(math.floor(value * 65536.0 + 0.5))
 
 
-@njit(cache=True)
+@njit
 def rotate_nearest(image, degrees, shift_x=0.0, shift_y=0.0):
     """Rotate one image counter-clockwise by ``degrees`` about its centre, then shift it, as PIL's Image.rotate.
 
@@ -175,7 +175,7 @@ def augment_batch(images, crop, angles, shifts, crop_size, mean, std, out):
                  std, out)
 
 
-@njit(cache=True)
+@njit
 def augment_part(images, crop, angles, shifts, crop_size, mean, std, out, part, n_parts):
     """``augment_batch`` of part ``part`` of ``n_parts`` of the batch: images part * N // n_parts up to
     (part + 1) * N // n_parts (each image is transformed alone, so the parts are independent).
@@ -198,7 +198,7 @@ def augment_part(images, crop, angles, shifts, crop_size, mean, std, out, part, 
                 out[n, 0, y, x] = (rotated[y, x] / 255.0 - mean) / std
 
 
-@njit(cache=True)
+@njit
 def normalize_batch(images, mean, std, out):
     """images: (N, H, W) uint8 -> out (N, 1, H, W), written in place: (pixel / 255 - mean) / std.
 

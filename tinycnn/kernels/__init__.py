@@ -6,8 +6,8 @@ sharing no code with the fast ones. The naive ones are there to be read
 first and to serve as test oracles; the others are fast enough to train
 with. (``nll.py`` is one plain loop, its own definition; ``im2col.py``,
 ``conv2d_pool.py``, ``blas.py``, ``buffers.py`` and ``threads.py`` are
-helpers of the conv kernels.) What runs
-when:
+helpers of the conv kernels; ``jit.py`` is how every kernel is compiled
+and cached.) What runs when:
 
     F.conv2d, and the F.relu / F.max_pool2d that follow it    conv2d.py     (im2col.py, blas.py, conv2d_pool.py inside)
       when fusion joins them (the default; tinycnn/fusion.py)
@@ -30,14 +30,17 @@ kernels' ``_part`` kernels, each one thread's run of images) write into the
 buffers they are handed, named ``out``, ``cols``, ``c`` and the like. The
 conv forward and backward are Python functions that allocate their outputs
 and run their ``_part`` kernels on Numba's threads (``threads.py``); the
-other forward/backward kernels are Numba's. All are generic over float32 and float64: Numba
-compiles one version per dtype on first use and caches it on disk
-(``cache=True``); editing a kernel's file makes its kernels compile again.
-Numba checks only that file, not the files of the helpers a kernel calls:
-after editing ``im2col.py``, ``conv2d_pool.py``, ``blas.py`` or ``buffers.py``,
-run ``python -m tinycnn.compile --clear`` (see tinycnn/compile.py). Set ``NUMBA_DISABLE_JIT=1`` to run every
-kernel as ordinary Python, e.g. to step through one in a debugger (``gemm`` is then
-NumPy's ``@``: BLAS's C function can be called only from compiled code).
+other forward/backward kernels are Numba's.
+
+All are generic over float32 and float64: Numba compiles one version per
+dtype on first use and keeps it on disk for the next run (``jit.py``'s
+``njit``, which every kernel here is made with). Editing a kernel's file,
+or the file of a helper whose code is compiled into it (``im2col.py`` into
+the conv kernels, say), makes exactly the kernels built from that file
+compile again on their next use. Set ``NUMBA_DISABLE_JIT=1`` to run every
+kernel as ordinary Python, e.g. to step through one in a debugger (``gemm``
+is then NumPy's ``@``: BLAS's C function can be called only from compiled
+code).
 
 Shape legend, used in every docstring:
 

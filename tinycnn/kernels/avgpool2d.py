@@ -22,12 +22,13 @@ of them receives dout / size (a value in several windows, the sum).
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from tinycnn.kernels.jit import njit
 from tinycnn.kernels.threads import prange_only
 
 
-@njit(cache=True)
+@njit
 def _bin(index, size, bins):
     """The [start, end) of adaptive bin ``index`` of ``bins`` over ``size``: floor(i*size/bins), ceil((i+1)*size/bins)."""
     return (index * size) // bins, -((-(index + 1) * size) // bins)
@@ -37,7 +38,7 @@ def _bin(index, size, bins):
 # naive reference
 
 
-@njit(cache=True)
+@njit
 def avgpool2d_forward_naive(x, KH, KW, SH, SW):
     """x: (N, C, H, W) -> out (N, C, OH, OW)."""
     N, C, H, W = x.shape
@@ -55,7 +56,7 @@ def avgpool2d_forward_naive(x, KH, KW, SH, SW):
     return out
 
 
-@njit(cache=True)
+@njit
 def avgpool2d_backward_naive(dout, KH, KW, SH, SW, H, W):
     """dout: (N, C, OH, OW) -> dx (N, C, H, W): forward out = sum / (KH*KW) => each value in the window gets dout / (KH*KW)."""
     N, C, OH, OW = dout.shape
@@ -70,7 +71,7 @@ def avgpool2d_backward_naive(dout, KH, KW, SH, SW, H, W):
     return dx
 
 
-@njit(cache=True)
+@njit
 def adaptive_avgpool2d_forward_naive(x, OH, OW):
     """x: (N, C, H, W) -> out (N, C, OH, OW), each the mean of its bin."""
     N, C, H, W = x.shape
@@ -89,7 +90,7 @@ def adaptive_avgpool2d_forward_naive(x, OH, OW):
     return out
 
 
-@njit(cache=True)
+@njit
 def adaptive_avgpool2d_backward_naive(dout, H, W):
     """dout: (N, C, OH, OW) -> dx (N, C, H, W): each value of a bin gets the bin's dout / its size."""
     N, C, OH, OW = dout.shape
@@ -110,7 +111,7 @@ def adaptive_avgpool2d_backward_naive(dout, H, W):
 # the kernels the engine runs
 
 
-@njit(parallel=prange_only(), cache=True)
+@njit(parallel=prange_only())
 def avgpool2d_forward(x, KH, KW, SH, SW):
     """x: (N, C, H, W) -> out (N, C, OH, OW). Planes over threads."""
     N, C, H, W = x.shape
@@ -129,7 +130,7 @@ def avgpool2d_forward(x, KH, KW, SH, SW):
     return out
 
 
-@njit(parallel=prange_only(), cache=True)
+@njit(parallel=prange_only())
 def avgpool2d_backward(dout, KH, KW, SH, SW, H, W):
     """dout: (N, C, OH, OW) -> dx (N, C, H, W). Planes over threads; each thread writes only its planes."""
     N, C, OH, OW = dout.shape
@@ -146,7 +147,7 @@ def avgpool2d_backward(dout, KH, KW, SH, SW, H, W):
     return dx
 
 
-@njit(parallel=prange_only(), cache=True)
+@njit(parallel=prange_only())
 def adaptive_avgpool2d_forward(x, OH, OW):
     """x: (N, C, H, W) -> out (N, C, OH, OW). Planes over threads."""
     N, C, H, W = x.shape
@@ -165,7 +166,7 @@ def adaptive_avgpool2d_forward(x, OH, OW):
     return out
 
 
-@njit(parallel=prange_only(), cache=True)
+@njit(parallel=prange_only())
 def adaptive_avgpool2d_backward(dout, H, W):
     """dout: (N, C, OH, OW) -> dx (N, C, H, W). Planes over threads."""
     N, C, OH, OW = dout.shape

@@ -43,8 +43,9 @@ order than with one total, so float32 results differ in the last bits.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from tinycnn.kernels.jit import njit
 from tinycnn.kernels.relu import relu_backward_naive, relu_forward_naive
 from tinycnn.kernels.threads import prange_only
 
@@ -52,7 +53,7 @@ from tinycnn.kernels.threads import prange_only
 # naive reference
 
 
-@njit(cache=True)
+@njit
 def batchnorm2d_forward_naive(x, weight, bias, mean, var, training, eps, relu):
     """x: (N, C, H, W); weight, bias: (C,); mean, var: (C,) the running estimates (read only in evaluation).
 
@@ -89,7 +90,7 @@ def batchnorm2d_forward_naive(x, weight, bias, mean, var, training, eps, relu):
     return out, batch_mean, batch_var
 
 
-@njit(cache=True)
+@njit
 def batchnorm2d_backward_naive(dout, x, weight, bias, mean, var, training, eps, relu):
     """dout, x: (N, C, H, W); weight, bias, mean, var: (C,) (the statistics the forward used) -> dx, dweight, dbias.
 
@@ -126,7 +127,7 @@ def batchnorm2d_backward_naive(dout, x, weight, bias, mean, var, training, eps, 
 # the kernels the engine runs
 
 
-@njit(parallel=prange_only(), cache=True)
+@njit(parallel=prange_only())
 def batchnorm2d_statistics(x):
     """x: (N, C, H, W) -> mean (C,), var (C,): the batch's, var divided by N*H*W. Channels over threads.
 
@@ -164,7 +165,7 @@ def batchnorm2d_statistics(x):
     return mean, var
 
 
-@njit(parallel=prange_only(), cache=True)
+@njit(parallel=prange_only())
 def batchnorm2d_forward(x, weight, bias, mean, var, eps, relu):
     """out = weight * (x - mean) / sqrt(var + eps) + bias, per channel, with the statistics given; then ReLU if relu.
 
@@ -188,7 +189,7 @@ def batchnorm2d_forward(x, weight, bias, mean, var, eps, relu):
     return out
 
 
-@njit(parallel=prange_only(), cache=True)
+@njit(parallel=prange_only())
 def batchnorm2d_backward(dout, x, out, weight, mean, var, training, eps, relu):
     """Gradients of the forward with the statistics given: dx (N, C, H, W), dweight (C,), dbias (C,).
 

@@ -25,7 +25,9 @@ its leading dimension.
 
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba_xxgemm calls; fail here, not inside a kernel)
-from numba import config, njit, types
+from numba import config, types
+
+from tinycnn.kernels.jit import njit
 
 _gemm_signature = types.intc(
     types.char,  # kind: 's' float32, 'd' float64
@@ -48,7 +50,7 @@ _NO_TRANSPOSE, _TRANSPOSE = ord("n"), ord("t")
 _FLOAT32, _FLOAT64 = ord("s"), ord("d")
 
 
-@njit(cache=True)
+@njit
 def _row_length_in_memory(matrix):
     """BLAS's leading dimension: elements from one row's start to the next's; -1 if BLAS cannot take it.
 
@@ -63,7 +65,7 @@ def _row_length_in_memory(matrix):
     return length if length >= max(1, matrix.shape[1]) else -1
 
 
-@njit(cache=True)
+@njit
 def gemm(a, transpose_a, b, transpose_b, beta, c):
     """c = op(a) @ op(b) + beta * c, in place; op(m) is m.T if its flag is True, else m.
 

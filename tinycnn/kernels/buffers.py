@@ -19,24 +19,25 @@ the outputs that their kernels fill.
 import math
 
 import numpy as np
-from numba import njit
+
+from tinycnn.kernels.jit import njit
 
 NUMPY_HUGE_PAGES_FROM = 4 * 1024 * 1024  # bytes: NumPy asks the system for huge pages for arrays this large
 
 
-@njit(cache=True)
+@njit
 def empty(shape, dtype):
     """np.empty(shape, dtype): contents undefined, to be written before they are read."""
     return np.empty(shape, dtype=dtype)
 
 
-@njit(cache=True)
+@njit
 def zeros(shape, dtype):
     """np.zeros(shape, dtype)."""
     return np.zeros(shape, dtype=dtype)
 
 
-@njit(cache=True)
+@njit
 def ones(shape, dtype):
     """np.ones(shape, dtype)."""
     return np.ones(shape, dtype=dtype)

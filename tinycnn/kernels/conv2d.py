@@ -45,12 +45,12 @@ no gradient, as in ``relu.py``.
 """
 
 import numpy as np
-from numba import njit
 
 from tinycnn.kernels.blas import AS_IS, TRANSPOSED, gemm
 from tinycnn.kernels.buffers import empty, ones, output_array
 from tinycnn.kernels.conv2d_pool import bias_pool_relu_2x2, bias_pool_relu_across_filters, bias_pool_relu_any
 from tinycnn.kernels.im2col import col2im_add, im2col
+from tinycnn.kernels.jit import njit
 from tinycnn.kernels.maxpool2d import maxpool2d_backward_naive, maxpool2d_forward_naive
 from tinycnn.kernels.relu import relu_backward_naive, relu_forward_naive
 from tinycnn.kernels.threads import parts_for, run_in_parts
@@ -65,7 +65,7 @@ def conv2d_output_size(size, kernel, stride, padding):
 # naive reference: the definition, then ReLU and max-pool by their own naive kernels
 
 
-@njit(cache=True)
+@njit
 def conv2d_forward_naive(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride):
     """Convolution straight from the definition; then ReLU if ``relu``; then max-pool if ``pool_kernel`` > 0.
 
@@ -99,7 +99,7 @@ def conv2d_forward_naive(x, weight, bias, stride, padding, relu, pool_kernel, po
     return out
 
 
-@njit(cache=True)
+@njit
 def conv2d_backward_naive(dout, x, weight, bias, stride, padding, relu, pool_kernel, pool_stride):
     """Gradients of ``conv2d_forward_naive``: the chain rule through pool, ReLU and conv, in that order.
 
@@ -148,7 +148,7 @@ def conv2d_backward_naive(dout, x, weight, bias, stride, padding, relu, pool_ker
 # the kernels the engine runs
 
 
-@njit(cache=True)
+@njit
 def _extent_read_by_pool(size, pooled_size, pool_kernel, pool_stride):
     """How many of the conv output's rows (or columns) the pool reads: RH of OH (or RW of OW).
 
@@ -161,7 +161,7 @@ def _extent_read_by_pool(size, pooled_size, pool_kernel, pool_stride):
     return (pooled_size - 1) * pool_stride + pool_kernel if pool_kernel > 0 else size
 
 
-@njit(cache=True)
+@njit
 def _is_its_own_im2col(KH, KW, stride, padding, RH, RW, H, W):
     """A 1x1 kernel, stride 1, no padding, every position computed: im2col would copy the image as it is,
     (C, H, W) seen as (C, H*W), so the kernels use the image itself (and, backward, write dx straight)."""
@@ -197,7 +197,7 @@ def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_str
     return out, winner
 
 
-@njit(cache=True)
+@njit
 def conv2d_forward_part(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride, out, winner, part, n_parts):
     """``conv2d_forward`` of part ``part`` of ``n_parts`` of the batch: images part * N // n_parts up to
     (part + 1) * N // n_parts, written into their place in ``out`` and ``winner``.
@@ -318,7 +318,7 @@ def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_ke
     return dx, np.ascontiguousarray(dweight_t.T).reshape(F, C, KH, KW), dbias
 
 
-@njit(cache=True)
+@njit
 def conv2d_backward_part(dout, x, weight, out, winner, stride, padding, relu, pool_kernel, pool_stride, need_dx,
                          need_dbias, dx, dweight_parts, dbias_parts, part, n_parts):
     """``conv2d_backward`` of part ``part`` of ``n_parts`` of the batch (images part * N // n_parts up to

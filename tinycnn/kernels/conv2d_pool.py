@@ -23,15 +23,16 @@ window order wins, NaN wins, and NaN passes through the ReLU.
 They live apart from ``conv2d.py`` because Numba compiles again every
 kernel of a file that changed: an edit to the conv kernels then leaves
 these compiled (0.45 s less after each edit to ``conv2d.py``, measured
-with ``experiments/startup.py``). The other side of it: Numba does not see
-an edit to this file in the conv forward that calls it, so after changing
-a pool here, run ``python -m tinycnn.compile --clear``.
+with ``experiments/startup.py``). An edit to this file recompiles these
+and the conv forward that calls them (``jit.py``).
 """
 
-from numba import njit
+from tinycnn.kernels.jit import njit
 
 
-@njit(cache=True, inline="always")
+
+
+@njit(inline="always")
 def bias_pool_relu(plane, bias, kernel, stride, relu, out, winner):
     """Add ``bias`` to one (RH, RW) conv plane, max-pool it into out (PH, PW), then ReLU if ``relu``.
 
@@ -66,17 +67,17 @@ def bias_pool_relu(plane, bias, kernel, stride, relu, out, winner):
 # conv kernel they cost Numba more to compile; as calls they cost nothing measurable).
 
 
-@njit(cache=True)
+@njit
 def bias_pool_relu_2x2(plane, bias, relu, out, winner):
     bias_pool_relu(plane, bias, kernel=2, stride=2, relu=relu, out=out, winner=winner)
 
 
-@njit(cache=True)
+@njit
 def bias_pool_relu_any(plane, bias, kernel, stride, relu, out, winner):
     bias_pool_relu(plane, bias, kernel=kernel, stride=stride, relu=relu, out=out, winner=winner)
 
 
-@njit(cache=True)
+@njit
 def bias_pool_relu_across_filters(conv, bias, kernel, stride, RW, relu, out, winner, conv_t, best, best_place):
     """``bias_pool_relu`` for all of one image's planes at once: window by window, the filters innermost.
 

@@ -30,12 +30,12 @@ every edit to conv2d.py would pay. Its naive twin is
 """
 
 import numpy as np
-from numba import njit
 
 from tinycnn.kernels.blas import AS_IS, gemm
 from tinycnn.kernels.buffers import empty, output_array
 from tinycnn.kernels.conv2d import conv2d_output_size
 from tinycnn.kernels.im2col import im2col_windows
+from tinycnn.kernels.jit import njit
 from tinycnn.kernels.threads import run_in_parts
 
 
@@ -45,7 +45,7 @@ def pools_in_window_order(filters, rows, pool_kernel, pool_stride):
     return pool_kernel == 2 and pool_stride == 2 and filters >= rows
 
 
-@njit(cache=True)
+@njit
 def _bias_pool_relu_windows(windows, bias, places, relu, out, winner):
     """The pool of ``conv2d_pool.bias_pool_relu``, for a conv output in ``im2col_windows``'s order: filter by filter.
 
@@ -97,7 +97,7 @@ def conv2d_forward_windows(x, weight, bias, stride, padding, relu, n_parts):
     return out, winner
 
 
-@njit(cache=True)
+@njit
 def conv2d_forward_windows_part(x, weight, bias, stride, padding, relu, out, winner, part, n_parts):
     """``conv2d_forward_windows`` of part ``part`` of ``n_parts`` of the batch (images part * N // n_parts up to
     (part + 1) * N // n_parts), written into their place in ``out`` and ``winner``.

@@ -24,14 +24,15 @@ whole (n, c) plane of ``group`` = H*W values, which share one number.
 """
 
 import numpy as np
-from numba import config, njit, prange
+from numba import config, prange
 
+from tinycnn.kernels.jit import njit
 from tinycnn.kernels.threads import prange_only
 
 _GOLDEN, _MIX1, _MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
-@njit(cache=True)
+@njit
 def uniform(key, unit):
     """A number in [0, 1) for (key, unit): splitmix64 of key + (unit + 1) * golden ratio, top 53 bits.
 
@@ -58,7 +59,7 @@ if config.DISABLE_JIT:  # plain Python: NumPy's uint64 scalars warn when they wr
 # naive reference
 
 
-@njit(cache=True)
+@njit
 def dropout_mask_naive(size, key, p, group):
     """(size,) bool: value i is kept when uniform(key, i // group) >= p."""
     keep = np.empty(size, dtype=np.bool_)
@@ -67,7 +68,7 @@ def dropout_mask_naive(size, key, p, group):
     return keep
 
 
-@njit(cache=True)
+@njit
 def dropout_forward_naive(x, key, p, group):
     """x: (L,) -> out (L,): x / (1 - p) where kept, 0 elsewhere (0 everywhere when p == 1)."""
     keep = dropout_mask_naive(x.size, key, p, group)
@@ -78,7 +79,7 @@ def dropout_forward_naive(x, key, p, group):
     return out
 
 
-@njit(cache=True)
+@njit
 def dropout_backward_naive(dout, key, p, group):
     """dout: (L,) -> dx (L,): forward out = x / (1 - p) where kept => dx = dout / (1 - p) there, 0 elsewhere."""
     return dropout_forward_naive(dout, key, p, group)  # the same linear map, applied to dout
@@ -88,7 +89,7 @@ def dropout_backward_naive(dout, key, p, group):
 # the kernels the engine runs
 
 
-@njit(parallel=prange_only(), cache=True)
+@njit(parallel=prange_only())
 def dropout_forward(x, key, p, group):
     """x: (L,) -> out (L,). Each value's unit draws its own number: values over threads, in any order."""
     out = np.empty_like(x)
@@ -98,7 +99,7 @@ def dropout_forward(x, key, p, group):
     return out
 
 
-@njit(cache=True)
+@njit
 def dropout_backward(dout, key, p, group):
     """dout: (L,) -> dx (L,). The forward is linear in x, out = x * mask / (1 - p), so dx is the same map
     applied to dout, with the mask recomputed from the key (the forward stores none)."""

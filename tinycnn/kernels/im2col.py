@@ -23,10 +23,12 @@ window place by window place, for a convolution whose max-pool reads the
 product as it comes (``conv2d_windows.py``). The backward always uses ``im2col``.
 """
 
-from numba import njit
+from tinycnn.kernels.jit import njit
 
 
-@njit(cache=True)
+
+
+@njit
 def im2col(image, KH, KW, stride, padding, OH, OW, cols):
     """Copy every receptive field of one image into a column of ``cols``.
 
@@ -62,7 +64,7 @@ def im2col(image, KH, KW, stride, padding, OH, OW, cols):
                             cols[row, oh * OW + ow] = 0.0
 
 
-@njit(cache=True)
+@njit
 def col2im_add(dcols, KH, KW, stride, padding, OH, OW, dimage):
     """The adjoint of ``im2col``: add each column entry back onto its pixel.
 
@@ -99,7 +101,7 @@ def col2im_add(dcols, KH, KW, stride, padding, OH, OW, dimage):
 # the same copy, with the columns in the order a max-pool that follows reads them
 
 
-@njit(cache=True)
+@njit
 def im2col_windows(image, KH, KW, stride, padding, pool_kernel, pool_stride, PH, PW, cols):
     """im2col for a convolution whose output a max-pool reads: one column per (window place, window).
 

@@ -9,12 +9,12 @@
 """
 
 import numpy as np
-from numba import njit
 
 from tinycnn.kernels.blas import AS_IS, TRANSPOSED, gemm
+from tinycnn.kernels.jit import njit
 
 
-@njit(cache=True)
+@njit
 def linear_forward_naive(x, weight, bias):
     """x: (N, D), weight: (M, D), bias: (M,) -> out: (N, M)."""
     N, D = x.shape
@@ -29,7 +29,7 @@ def linear_forward_naive(x, weight, bias):
     return out
 
 
-@njit(cache=True)
+@njit
 def linear_backward_naive(dout, x, weight):
     """dout: (N, M); x: (N, D), weight: (M, D) cached -> dx (N, D), dweight (M, D), dbias (M,)."""
     N, D = x.shape
@@ -48,7 +48,7 @@ def linear_backward_naive(dout, x, weight):
     return dx, dweight, dbias
 
 
-@njit(cache=True)
+@njit
 def linear_forward(x, weight, bias):
     """x: (N, D), weight: (M, D), bias: (M,) -> out: (N, M)."""
     out = np.empty((x.shape[0], weight.shape[0]), dtype=x.dtype)
@@ -59,7 +59,7 @@ def linear_forward(x, weight, bias):
     return out
 
 
-@njit(cache=True)
+@njit
 def linear_backward(dout, x, weight):
     """dout: (N, M); x: (N, D), weight: (M, D) cached -> dx (N, D), dweight (M, D), dbias (M,).
 

@@ -22,13 +22,14 @@ with softmax_i = exp(out_i), and by the chain rule
 """
 
 import numpy as np
-from numba import njit
+
+from tinycnn.kernels.jit import njit
 
 # --------------------------------------------------------------------------------------
 # naive reference
 
 
-@njit(cache=True)
+@njit
 def log_softmax_forward_naive(x):
     """x: (N, K) -> out: (N, K) (cached for the backward)."""
     N, K = x.shape
@@ -45,7 +46,7 @@ def log_softmax_forward_naive(x):
     return out
 
 
-@njit(cache=True)
+@njit
 def log_softmax_backward_naive(dout, out):
     """dout: (N, K), out: (N, K) cached -> dx: (N, K); dx_i = dout_i - exp(out_i) * sum_k dout_k."""
     N, K = dout.shape
@@ -64,7 +65,7 @@ def log_softmax_backward_naive(dout, out):
 # the kernels the engine runs
 
 
-@njit(cache=True)
+@njit
 def _log_softmax_row(row, out_row):
     largest = row[0]
     for k in range(row.size):
@@ -78,7 +79,7 @@ def _log_softmax_row(row, out_row):
         out_row[k] = row[k] - largest - log_total
 
 
-@njit(cache=True)
+@njit
 def _log_softmax_backward_row(dout_row, out_row, dx_row):
     total = 0.0  # sum_k dout_k, once per row
     for k in range(dout_row.size):
@@ -87,7 +88,7 @@ def _log_softmax_backward_row(dout_row, out_row, dx_row):
         dx_row[i] = dout_row[i] - np.exp(out_row[i]) * total
 
 
-@njit(cache=True)
+@njit
 def log_softmax_forward(x):
     """x: (N, K) -> out: (N, K) (cached for the backward)."""
     out = np.empty_like(x)
@@ -96,7 +97,7 @@ def log_softmax_forward(x):
     return out
 
 
-@njit(cache=True)
+@njit
 def log_softmax_backward(dout, out):
     """dout: (N, K), out: (N, K) cached -> dx: (N, K)."""
     dx = np.empty_like(dout)

@@ -20,8 +20,9 @@ the input pixel that won, so the backward only routes ``dout`` back there.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from tinycnn.kernels.jit import njit
 from tinycnn.kernels.threads import prange_only
 
 
@@ -34,7 +35,7 @@ def maxpool2d_output_size(size, kernel, stride):
 # naive reference
 
 
-@njit(cache=True)
+@njit
 def maxpool2d_forward_naive(x, KH, KW, SH, SW):
     """x: (N, C, H, W) -> out (N, C, OH, OW), argmax (N, C, OH, OW) int64 (cached).
 
@@ -62,7 +63,7 @@ def maxpool2d_forward_naive(x, KH, KW, SH, SW):
     return out, argmax
 
 
-@njit(cache=True)
+@njit
 def maxpool2d_backward_naive(dout, argmax, H, W):
     """Route each output gradient to the input pixel that won its window.
 
@@ -85,7 +86,7 @@ def maxpool2d_backward_naive(dout, argmax, H, W):
 # the kernels the engine runs
 
 
-@njit(cache=True)
+@njit
 def _pool_plane(plane, KH, KW, SH, SW, out, argmax):
     """Max-pool one (H, W) plane into out (OH, OW), recording winners in argmax (OH, OW)."""
     H, W = plane.shape
@@ -107,7 +108,7 @@ def _pool_plane(plane, KH, KW, SH, SW, out, argmax):
             argmax[oh, ow] = best_index
 
 
-@njit(parallel=prange_only(), cache=True)
+@njit(parallel=prange_only())
 def maxpool2d_forward(x, KH, KW, SH, SW):
     """x: (N, C, H, W) -> out (N, C, OH, OW), argmax (N, C, OH, OW) int64 (cached)."""
     N, C, H, W = x.shape
@@ -121,7 +122,7 @@ def maxpool2d_forward(x, KH, KW, SH, SW):
     return out, argmax
 
 
-@njit(parallel=prange_only(), cache=True)
+@njit(parallel=prange_only())
 def maxpool2d_backward(dout, argmax, H, W):
     """dout, argmax: (N, C, OH, OW) -> dx: (N, C, H, W). Parallel over planes (disjoint writes)."""
     N, C, OH, OW = dout.shape

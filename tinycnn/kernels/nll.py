@@ -10,10 +10,11 @@ and the one plain loop below is the definition.
 """
 
 import numpy as np
-from numba import njit
+
+from tinycnn.kernels.jit import njit
 
 
-@njit(cache=True)
+@njit
 def nll_forward(logp, target):
     """logp: (N, K), target: (N,) int64 -> loss: () 0-d array of logp's dtype."""
     N = logp.shape[0]
@@ -25,7 +26,7 @@ def nll_forward(logp, target):
     return loss
 
 
-@njit(cache=True)
+@njit
 def nll_backward(dloss, logp, target):
     """dloss: () scalar gradient; logp: (N, K), target: (N,) -> dlogp: (N, K).
 

@@ -14,12 +14,13 @@ The backward reads the cached output: out > 0 exactly where x > 0.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from tinycnn.kernels.jit import njit
 from tinycnn.kernels.threads import prange_only
 
 
-@njit(cache=True)
+@njit
 def relu_forward_naive(x):
     """x: (L,) -> out: (L,)."""
     out = np.empty_like(x)
@@ -28,7 +29,7 @@ def relu_forward_naive(x):
     return out
 
 
-@njit(cache=True)
+@njit
 def relu_backward_naive(dout, out):
     """dout: (L,), out: (L,) cached -> dx: (L,). dx = dout where out > 0, else 0."""
     dx = np.empty_like(dout)
@@ -37,7 +38,7 @@ def relu_backward_naive(dout, out):
     return dx
 
 
-@njit(parallel=prange_only(), cache=True)
+@njit(parallel=prange_only())
 def relu_forward(x):
     """x: (L,) -> out: (L,)."""
     out = np.empty_like(x)
@@ -46,7 +47,7 @@ def relu_forward(x):
     return out
 
 
-@njit(parallel=prange_only(), cache=True)
+@njit(parallel=prange_only())
 def relu_backward(dout, out):
     """dout: (L,), out: (L,) cached -> dx: (L,)."""
     dx = np.empty_like(dout)

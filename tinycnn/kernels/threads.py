@@ -53,10 +53,12 @@ import contextlib
 import numba
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  (load the BLAS that Numba's np.dot calls before we look)
-from numba import njit, prange
+from numba import prange
 from numba.core.types.function_type import CompileResultWAP
 from numba.extending import typeof_impl
 from threadpoolctl import ThreadpoolController
+
+from tinycnn.kernels.jit import njit
 
 # The parallel options of every tinycnn kernel that has a prange loop: parallelise that loop and nothing
 # else. With plain parallel=True, Numba also turns every array expression of the kernel (np.zeros, a += b
@@ -69,7 +71,7 @@ def prange_only():
             "inplace_binop": False, "stencil": False, "fusion": False}
 
 
-@njit(parallel=prange_only(), cache=True)
+@njit(parallel=prange_only())
 def _run_parts(kernel, n_parts, *args):
     """kernel(*args, part, n_parts) for every part, on Numba's threads."""
     for part in prange(n_parts):
