@@ -196,6 +196,7 @@ def augment_part(images, crop, angles, shifts, crop_size, mean, std, out, part, 
         for y in range(H):
             for x in range(W):
                 out[n, 0, y, x] = (rotated[y, x] / 255.0 - mean) / std
+    return True  # this part finished (threads.run_in_parts checks)
 
 
 @njit

@@ -139,7 +139,10 @@ def batchnorm2d_statistics(x):
     so it is clamped at 0.
 
     The sums are kept per position (H*W of them) while the images are added
-    in, and only then summed: see the module's docstring for why.
+    in, and only then summed: see the module's docstring for why. They are
+    allocated before the parallel loop, a row per channel: an allocation
+    that fails inside that loop is lost (``threads.py``), outside it raises
+    MemoryError.
     """
     N, C, H, W = x.shape
     count = N * H * W
@@ -147,9 +150,9 @@ def batchnorm2d_statistics(x):
     planes = x.reshape(N, C, positions)
     mean = np.empty(C, dtype=x.dtype)
     var = np.empty(C, dtype=x.dtype)
+    sums = np.zeros((C, 2, positions))  # float64, each channel's: allocated here, outside the parallel loop (above)
     for c in prange(C):
-        totals = np.zeros(positions)  # float64
-        squares = np.zeros(positions)
+        totals, squares = sums[c, 0], sums[c, 1]
         for n in range(N):
             for p in range(positions):
                 value = np.float64(planes[n, c, p])
@@ -199,7 +202,7 @@ def batchnorm2d_backward(dout, x, out, weight, mean, var, training, eps, relu):
     may be any array, e.g. an empty one.
     training: the statistics were the batch's (so they depend on x); else
     they were constants. Channels over threads: one pass for the two sums
-    (kept per position, as in ``batchnorm2d_statistics``), one for dx.
+    (kept per position and allocated as in ``batchnorm2d_statistics``), one for dx.
     """
     N, C, H, W = x.shape
     count = N * H * W
@@ -209,11 +212,11 @@ def batchnorm2d_backward(dout, x, out, weight, mean, var, training, eps, relu):
     dxs = dx.reshape(N, C, positions)
     dweight = np.empty(C, dtype=x.dtype)
     dbias = np.empty(C, dtype=x.dtype)
+    sums = np.zeros((C, 2, positions))  # float64, per position; allocated outside the parallel loop, as above
     for c in prange(C):
         inv_std = 1.0 / np.sqrt(var[c] + eps)
         m = mean[c]
-        dout_totals = np.zeros(positions)  # float64, per position; summed after the last image
-        dout_x_totals = np.zeros(positions)
+        dout_totals, dout_x_totals = sums[c, 0], sums[c, 1]  # summed after the last image
         for n in range(N):
             for p in range(positions):
                 # a select, not a branch: whether the ReLU passed is a coin flip on real data

@@ -263,6 +263,7 @@ def conv2d_forward_part(x, weight, bias, stride, padding, relu, pool_kernel, poo
                         if relu:
                             value = 0.0 if value <= 0 else value  # NaN passes through, as in relu.py
                         out_n[f, p] = value
+    return True  # this part finished (threads.run_in_parts checks)
 
 
 def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_kernel, pool_stride, need_dx,
@@ -390,3 +391,4 @@ def conv2d_backward_part(dout, x, weight, out, winner, stride, padding, relu, po
         elif need_dx:
             gemm(weight_matrix, TRANSPOSED, image_dconv, AS_IS, 0.0, dcols)  # dcols = weight_matrix.T @ dconv
             col2im_add(dcols, KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, dimage=dx[n])
+    return True  # this part finished (threads.run_in_parts checks)

@@ -27,9 +27,14 @@ class of its internals (``CompileResultWAP``), so a Numba release may move
 it: the tests run every conv kernel through it.
 
 A function pointer carries no exception back: an error inside a kernel run
-this way (a division by zero, an allocation that fails) is printed by Numba
-and the call returns, with that part's outputs unwritten. The Python
-functions that call ``run_in_parts`` check their inputs first.
+this way (an allocation that fails on a large input, a ``raise``) is
+printed by Numba's wrapper and the call returns, with that part's outputs
+unwritten. So a part kernel ends with ``return True``, the wrapper returns
+False when it stopped on an exception, and ``_run_parts`` keeps what each
+part returned: ``run_in_parts`` then raises ``KernelError`` (or
+``KernelMemoryError``, a ``MemoryError``) naming the kernel and the part,
+with the part's own exception as the cause, found by running that part
+once more from Python, where exceptions do come back. Never garbage.
 
 Each thread calls BLAS on its own small matrices. BLAS threads of its own
 would compete with those:
@@ -71,11 +76,24 @@ def prange_only():
             "inplace_binop": False, "stencil": False, "fusion": False}
 
 
+class KernelError(RuntimeError):
+    """A kernel run on Numba's threads stopped before its end: its outputs are not valid."""
+
+
+class KernelMemoryError(KernelError, MemoryError):
+    """A kernel run on Numba's threads could not allocate its memory."""
+
+
 @njit(parallel=prange_only())
-def _run_parts(kernel, n_parts, *args):
-    """kernel(*args, part, n_parts) for every part, on Numba's threads."""
+def _run_parts(kernel, finished, *args):
+    """kernel(*args, part, n_parts) for every part, on Numba's threads; finished[part] = what it returned.
+
+    finished: (n_parts,) bool: True where the part kernel reached its ``return True``, False where it stopped on
+    an exception (the wrapper of a function pointer prints it and returns False)
+    """
+    n_parts = finished.size
     for part in prange(n_parts):
-        kernel(*args, np.int64(part), n_parts)  # prange counts in unsigned integers; the kernels take int64
+        finished[part] = kernel(*args, np.int64(part), n_parts)  # prange counts in unsigned integers
 
 
 def run_in_parts(kernel, count, n_parts, *args):
@@ -86,9 +104,31 @@ def run_in_parts(kernel, count, n_parts, *args):
     so that no part is empty (with no items at all, one empty part runs).
     The kernel finds its own items, e.g. images part * N // n_parts up to
     (part + 1) * N // n_parts: the same runs for the same N and n_parts, so
-    results repeat bit for bit.
+    results repeat bit for bit. It ends with ``return True``; if any part
+    does not get there, this raises ``KernelError`` (see the module's
+    docstring).
     """
-    _run_parts(_as_function_pointer(kernel, args), parts_for(count, n_parts), *args)
+    finished = np.zeros(parts_for(count, n_parts), dtype=np.bool_)
+    _run_parts(_as_function_pointer(kernel, args), finished, *args)
+    if not finished.all():
+        _raise_for_unfinished_part(kernel, finished, args)
+
+
+def _raise_for_unfinished_part(kernel, finished, args):
+    """Raise KernelError for the first part that did not finish, with that part's exception as the cause: the
+    part runs once more, called from Python, where the exception comes back (Numba only printed it)."""
+    part, n_parts = int(np.flatnonzero(~finished)[0]), finished.size
+    what = (f"{getattr(kernel, '__name__', kernel)}: part {part} of the {n_parts} it was split into stopped before "
+            f"its end, so its outputs are not valid")
+    try:
+        kernel(*args, part, n_parts)
+    except MemoryError as error:
+        raise KernelMemoryError(f"{what}: out of memory ({error}). Use a smaller batch or input, or free memory")\
+            from error
+    except Exception as error:
+        raise KernelError(f"{what}: {type(error).__name__}: {error}") from error
+    raise KernelError(f"{what}; run again it did finish, so the error (printed above by Numba) depends on the moment "
+                      "(memory, most likely)")
 
 
 def parts_for(count, n_parts):
@@ -101,8 +141,9 @@ def compile_loop_for(*args):
     """Compile (or load from the cache) the parallel loop for kernels taking ``args`` (then part, n_parts),
     without compiling any kernel or running anything (``tinycnn.compile``'s helper process does this for every
     call of a cold start, so that only one process writes the loop's cache)."""
-    kernel_type = numba.types.FunctionType(numba.types.none(*_part_signature(args)))
-    _run_parts.compile((kernel_type, numba.types.int64, numba.typeof(args)))  # *args: typed as one tuple
+    kernel_type = numba.types.FunctionType(numba.types.literal(True)(*_part_signature(args)))  # 'return True'
+    finished_type = numba.types.Array(numba.types.boolean, 1, "C")
+    _run_parts.compile((kernel_type, finished_type, numba.typeof(args)))  # *args: typed as one tuple
 
 
 def _part_signature(args):
@@ -147,7 +188,11 @@ def _as_function_pointer(kernel, args):
     if pointer is None:
         signature = _part_signature(args)
         kernel.compile(signature)
-        pointer = _pointers[key] = _KernelPointer(kernel.overloads[signature])
+        compiled = kernel.overloads[signature]
+        if numba.types.unliteral(compiled.signature.return_type) != numba.types.boolean:
+            raise TypeError(f"{kernel.__name__}: a kernel run by run_in_parts ends with 'return True' (so that a part "
+                            f"stopped by an exception can be told apart); it returns {compiled.signature.return_type}")
+        pointer = _pointers[key] = _KernelPointer(compiled)
     return pointer
 
 
