@@ -40,14 +40,15 @@ def test_clear_makes_the_kernels_compile_again(tmp_path):
 
 HELPER_FILLS_THE_CACHE = """
 import numpy as np
-from tinycnn.compile import _in_cache, _start_helper
+from tinycnn.compile import start_helper
 from tinycnn.kernels.conv2d import conv2d_backward_part
 from tinycnn.kernels.conv2d_windows import conv2d_forward_windows_part
+from tinycnn.kernels.jit import in_cache
 from tinycnn.kernels.threads import _run_parts
-assert not _in_cache(conv2d_backward_part)
-helper = _start_helper(np.float32)
-print("helper exit", helper.wait())
-print("in cache", _in_cache(conv2d_backward_part), _in_cache(conv2d_forward_windows_part), _in_cache(_run_parts))
+assert not in_cache(conv2d_backward_part)
+helper = start_helper(np.float32)
+print("helper", type(helper).__name__, "exit", helper.wait())
+print("in cache", in_cache(conv2d_backward_part), in_cache(conv2d_forward_windows_part), in_cache(_run_parts))
 """
 
 
@@ -57,4 +58,36 @@ def test_the_helper_process_compiles_its_half_into_the_cache(tmp_path):
     result = subprocess.run([sys.executable, "-c", HELPER_FILLS_THE_CACHE], capture_output=True, text=True,
                             env=dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path)), timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "helper exit 0" in result.stdout and "in cache True True True" in result.stdout
+    assert "exit 0" in result.stdout and "in cache True True True" in result.stdout
+
+
+A_HELPER_THAT_FAILS = """
+import threading
+import numpy as np
+import tinycnn.compile as compile_module
+
+def fail(dtype):
+    raise RuntimeError("the helper's own error")
+
+compile_module.compile_backward = fail  # what the forked child runs
+helper = compile_module.start_helper(np.float32)
+print("forked", type(helper).__name__, "exit", helper.wait())
+helper.report_failure()
+helper.report_failure()  # once only
+stop = threading.Event()
+threading.Thread(target=stop.wait).start()
+helper = compile_module.start_helper(np.float32)  # another thread runs: a new process, not a fork
+print("with a thread", type(helper).__name__)
+helper.kill()
+helper.report_failure()  # killed by us: nothing to report
+stop.set()
+"""
+
+
+def test_a_failed_helper_is_reported_and_none_is_forked_beside_other_threads(tmp_path):
+    result = subprocess.run([sys.executable, "-c", A_HELPER_THAT_FAILS], capture_output=True, text=True,
+                            env=dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path)), timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "forked _ForkedHelper exit 1" in result.stdout and "with a thread _HelperProcess" in result.stdout
+    assert result.stderr.count("the helper process that compiles half of the kernels") == 1
+    assert "RuntimeError: the helper's own error" in result.stderr

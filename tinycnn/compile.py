@@ -19,13 +19,16 @@ those (``kernels/jit.py``).
   training starts. The model, its statistics and every random generator are
   left as they were. On a machine with two cores or more, when the conv
   backward is not in the cache yet, a helper process (on Linux a fork of
-  this one, which starts at once) compiles it, the parallel loop that runs
+  this one, which starts at once, unless other threads are running: a
+  fork copies none of them, and a lock one of them held would never be
+  released in the copy) compiles it, the parallel loop that runs
   the conv kernels and the augmentation (``kernels/threads.py``), the conv
   forward's pools, the normalisation and the first layer's forward
   (``conv2d_windows.py``) while this one compiles the augmentation, the
   conv forward and the small kernels (linear, ReLU, log-softmax, NLL):
   Numba compiles one function at a time per process, and the two halves
-  take about as long.
+  take about as long. If the helper fails, this process compiles its half
+  too, and a line on stderr says so, with the end of the helper's output.
 - ``compiling_notice()`` prints one line the first time Numba starts
   compiling inside it, and how long it took at the end; on a warm cache it
   prints nothing.
@@ -43,7 +46,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 
 import numba
 import numpy as np
@@ -80,7 +85,7 @@ class _Notice(event.Listener):
         if self.started is None:
             # The augmentation already in the cache: not a first run, but a kernel file edited since the last one
             # (or a first use of another dtype or op), and only that file's kernels compile.
-            estimate = (f"about {self.estimate} on a 2-core machine" if not _in_cache(augment_part)
+            estimate = (f"about {self.estimate} on a 2-core machine" if not in_cache(augment_part)
                         else "a few seconds: only kernels whose file changed, or new to this machine")
             print(NOTICE.format(estimate=estimate), flush=True)
             self.started = time.perf_counter()
@@ -136,14 +141,16 @@ def warm_up(model, image_shape=(1, 28, 28), dtype=np.float32, helper=True):
     Runs on a copy of the model and restores tinycnn's default generator,
     so that nothing a run will compute afterwards changes. With ``helper``,
     a cold cache is filled by two processes at once (see the module's
-    docstring).
+    docstring); ``helper`` may also be what ``start_helper`` returned, for a
+    program that starts the helper before it starts threads of its own.
     """
     saved = default_generator().bit_generator.state
-    started = _start_helper(dtype) if helper and os.cpu_count() > 1 and not _in_cache(conv2d_backward_part) else None
+    started = helper if isinstance(helper, _Helper) else start_helper(dtype) if helper else None
     try:
         if started is not None:  # this process's half, while the helper does the other
             compile_conv_forward_and_data(dtype, image_shape)
             started.wait()  # the helper's kernels are in the cache now: the calls below load them
+            started.report_failure()
         clone = copy.deepcopy(model).train()
         images = Tensor(np.random.default_rng(0).standard_normal((2,) + tuple(image_shape)).astype(dtype))
         optimizer = optim.SGD(clone.parameters(), lr=0.0)
@@ -154,8 +161,9 @@ def warm_up(model, image_shape=(1, 28, 28), dtype=np.float32, helper=True):
         compile_conv_forward_and_data(dtype, image_shape)  # loaded by now, unless this model has no conv
     finally:
         default_generator().bit_generator.state = saved
-        if started is not None and started.poll() is None:
+        if started is not None and started.poll() is None:  # this process failed first: no need of the helper now
             started.kill()
+            started.report_failure()
 
 
 def _zeros(dtype):
@@ -181,45 +189,93 @@ def compile_conv_forward_and_data(dtype, image_shape=(1, 28, 28)):
     nll_backward(1.0, zeros(2, 10), np.zeros(2, dtype=np.int64))
 
 
-def _in_cache(kernel):
-    """Whether the disk holds machine code of ``kernel`` made from its files as they are now (``kernels/jit.py``)."""
-    return in_cache(kernel)
+def start_helper(dtype=np.float32):
+    """Start the helper's half of a cold start in a second process, if it pays: on a machine of two cores or more,
+    when the conv backward is not in the cache. Returns the process (``wait``, ``poll``, ``kill``,
+    ``report_failure``), or None.
 
-
-def _start_helper(dtype):
-    """The helper's half of a cold start in a second process; an object with ``wait``, ``poll`` and ``kill``.
-
-    On Linux the process is a fork of this one: it has everything imported
-    already, so it starts compiling at once (a new Python would first spend
-    about half a second importing NumPy, Numba and tinycnn). Elsewhere it is
-    ``python -m tinycnn.compile --helper DTYPE``. Either way its output is
-    discarded, and it only compiles: it runs no kernel, so it starts no
-    threads and calls no BLAS in a forked copy of a process that may already
-    have both.
+    On Linux the process is a fork of this one when no other thread runs:
+    it has everything imported already, so it starts compiling at once (a
+    new Python would first spend about half a second importing NumPy, Numba
+    and tinycnn). Otherwise it is ``python -m tinycnn.compile --helper
+    DTYPE``. Either way it only compiles: it runs no kernel, so it starts no
+    threads and calls no BLAS. Its output goes to a temporary file, which
+    ``report_failure`` shows if it failed.
     """
-    if sys.platform.startswith("linux"):
+    if (os.cpu_count() or 1) < 2 or in_cache(conv2d_backward_part):
+        return None
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
         return _ForkedHelper(dtype)
-    return subprocess.Popen([sys.executable, "-m", "tinycnn.compile", "--helper", np.dtype(dtype).name],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return _HelperProcess(dtype)
 
 
-class _ForkedHelper:
+class _Helper:
+    """What both kinds of helper share: their output in a temporary file, and what to say if they failed."""
+
+    def _open_output(self):
+        handle, self.output = tempfile.mkstemp(prefix="tinycnn-compile-helper-", suffix=".log")
+        return handle
+
+    def report_failure(self):
+        """After ``wait``: if the helper failed, one line on stderr (and the end of its output), once."""
+        if not os.path.exists(self.output):
+            return
+        if self.returncode not in (0, None) and self.returncode != -signal.SIGKILL:
+            with open(self.output, errors="replace") as output:
+                tail = output.read()[-2000:].strip()
+            print(f"tinycnn.compile: the helper process that compiles half of the kernels on the other core failed "
+                  f"(exit status {self.returncode}); this process compiles its half as well, so this first run is "
+                  f"slower." + (f" Its last output:\n{tail}" if tail else ""), file=sys.stderr, flush=True)
+        with contextlib.suppress(OSError):
+            os.remove(self.output)
+
+
+class _HelperProcess(_Helper):
+    """``python -m tinycnn.compile --helper DTYPE``: a new Python, for when forking this process is not safe."""
+
+    def __init__(self, dtype):
+        handle = self._open_output()
+        self.process = subprocess.Popen([sys.executable, "-m", "tinycnn.compile", "--helper", np.dtype(dtype).name],
+                                        stdout=handle, stderr=handle)
+        os.close(handle)
+
+    @property
+    def returncode(self):
+        return self.process.returncode
+
+    def poll(self):
+        return self.process.poll()
+
+    def wait(self):
+        return self.process.wait()
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+class _ForkedHelper(_Helper):
     """A forked child that runs ``compile_backward(dtype)`` and exits; waited for like a ``subprocess.Popen``."""
 
     def __init__(self, dtype):
         sys.stdout.flush()  # whatever is buffered here is printed once, by this process
         sys.stderr.flush()
+        handle = self._open_output()
         self.pid, self.returncode = os.fork(), None
         if self.pid == 0:  # the child: never returns into the caller's code
             code = 1
             try:
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, 1)
-                os.dup2(devnull, 2)
+                os.dup2(handle, 1)
+                os.dup2(handle, 2)
                 compile_backward(dtype)
                 code = 0
+            except BaseException:  # noqa: BLE001  (printed into the output file, for report_failure)
+                traceback.print_exc()
+                sys.stderr.flush()
             finally:
                 os._exit(code)  # no atexit handlers, no flushing of buffers the parent owns
+        os.close(handle)
 
     def poll(self):
         if self.returncode is None:
