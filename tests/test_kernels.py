@@ -139,7 +139,8 @@ def test_conv2d_matches_naive(dtype, case):
 
 @given(conv_cases(), st.integers(1, 5))
 def test_conv2d_forward_is_the_same_for_any_split_over_threads(case, n_parts):
-    """Each image is computed alone, so how the batch is split into runs cannot change a bit."""
+    """Each image is computed alone, by the same calls on the same shapes whatever the split, so how the batch
+    is split into runs cannot change a bit: the same operations in the same order, by construction."""
     _, _, options, _, _, _ = case
     x, w, b, _ = conv_arrays(case, np.float64)
     one_run = conv2d_forward(x, w, b, n_parts=1, **options)
@@ -163,6 +164,8 @@ def test_conv2d_backward_is_the_same_for_any_split_over_threads(case, n_parts):
 
 @pytest.mark.parametrize("n_parts", [1, 2])
 def test_conv2d_backward_repeats_bit_for_bit(n_parts):
+    """The same call twice: the same operations in the same order, by construction (the parts' sums are added in
+    a fixed order)."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((64, 4, 13, 13)).astype(np.float32)
     w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
@@ -213,14 +216,29 @@ def test_conv2d_forward_windows_matches_naive(dtype, case):
         assert np.array_equal(winner, conv2d_forward(x, w, b, n_parts=n_parts, **options)[1])
 
 
-def test_conv2d_forward_windows_is_bit_for_bit_on_the_study_first_layer():
-    """On the minimal model's conv1 (1 -> 16 channels, 3x3, ReLU, 2x2 pool) both forwards give the same bits."""
+def test_conv2d_forward_windows_agrees_with_the_plane_forward_to_float32_rounding_on_the_study_first_layer():
+    """On the minimal model's conv1 (1 -> 16 channels, 3x3, ReLU, 2x2 pool): the same values to float32 rounding,
+    and the same winners wherever a window's best two values are further apart than that rounding.
+
+    Not bit for bit: the two hand BLAS products of different shapes (columns in window order or in row order),
+    and a BLAS kernel may sum them in another order (OpenBLAS's Haswell kernel does; its SkylakeX kernel
+    happened not to on this layer)."""
     rng = np.random.default_rng(4)
     x = rng.standard_normal((8, 1, 28, 28)).astype(np.float32)
     w, b = rng.standard_normal((16, 1, 3, 3)).astype(np.float32), rng.standard_normal(16).astype(np.float32)
-    windows = conv2d_forward_windows(x, w, b, stride=1, padding=0, relu=True, n_parts=2)
-    planes = conv2d_forward(x, w, b, stride=1, padding=0, relu=True, pool_kernel=2, pool_stride=2, n_parts=2)
-    assert all(np.array_equal(a, c) for a, c in zip(windows, planes))
+    out, winner = conv2d_forward_windows(x, w, b, stride=1, padding=0, relu=True, n_parts=2)
+    plane_out, plane_winner = conv2d_forward(x, w, b, stride=1, padding=0, relu=True, pool_kernel=2, pool_stride=2,
+                                             n_parts=2)
+    scale = np.abs(x).max() * np.abs(w).sum(axis=(1, 2, 3)).max() + np.abs(b).max()  # bounds every sum's terms
+    tolerance = 4 * np.finfo(np.float32).eps * scale  # a 10-term float32 sum, in either order
+    np.testing.assert_allclose(out, plane_out, rtol=0, atol=tolerance)
+    conv = conv2d_forward_naive(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), stride=1,
+                                padding=0, relu=False, pool_kernel=0, pool_stride=0)
+    windows = conv[:, :, :26, :26].reshape(8, 16, 13, 2, 13, 2).transpose(0, 1, 2, 4, 3, 5).reshape(8, 16, 13, 13, 4)
+    best_two = np.sort(windows, axis=-1)[..., -2:]
+    clear = best_two[..., 1] - best_two[..., 0] > 2 * tolerance
+    assert clear.mean() > 0.99
+    np.testing.assert_array_equal(winner[clear], plane_winner[clear])
 
 
 @example(WINDOW_ORDER_OVERLAPPING)
