@@ -48,6 +48,73 @@ def test_no_grad_records_nothing():
         y.sum().backward()
 
 
+def recorded(x):
+    return (x * x).requires_grad
+
+
+def test_set_grad_enabled_works_as_a_call_a_block_and_a_decorator():
+    x = Tensor(np.ones(3), requires_grad=True)
+    tinycnn.set_grad_enabled(False)  # a plain call, as PyTorch allows: from here on
+    try:
+        assert not tinycnn.is_grad_enabled() and not recorded(x)
+    finally:
+        tinycnn.set_grad_enabled(True)
+    assert recorded(x)
+    with tinycnn.set_grad_enabled(False):
+        assert not recorded(x)
+    assert recorded(x)
+
+    @tinycnn.set_grad_enabled(False)
+    def evaluate(value):
+        return recorded(value)
+
+    assert tinycnn.is_grad_enabled()  # decorating changed nothing
+    assert evaluate(x) is False and recorded(x)
+
+
+def test_no_grad_and_enable_grad_decorate_with_or_without_parentheses():
+    x = Tensor(np.ones(3), requires_grad=True)
+
+    @tinycnn.no_grad
+    def bare(value):
+        return recorded(value)
+
+    @tinycnn.no_grad()
+    def called(value):
+        return recorded(value)
+
+    @tinycnn.enable_grad()
+    def inner(value):
+        return recorded(value)
+
+    assert bare(x) is False and called(x) is False and bare.__name__ == "bare"
+    with tinycnn.no_grad():
+        assert inner(x) is True and not recorded(x)
+        with tinycnn.enable_grad():
+            assert recorded(x)
+    assert recorded(x)
+
+
+def test_grad_mode_is_per_thread():
+    import threading
+
+    x = Tensor(np.ones(3), requires_grad=True)
+    seen = {}
+
+    def worker():
+        seen["starts recording"] = tinycnn.is_grad_enabled()
+        tinycnn.set_grad_enabled(False)
+        seen["after its own call"] = recorded(x)
+
+    with tinycnn.no_grad():
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+        assert not recorded(x)
+    assert seen == {"starts recording": True, "after its own call": False}
+    assert recorded(x)  # the other thread's call did not reach this one
+
+
 def test_broadcasting_reduces_gradients_to_each_input_shape():
     a = Tensor(np.ones((4, 3)), requires_grad=True)
     b = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)

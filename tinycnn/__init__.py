@@ -16,7 +16,7 @@ training programs that want it.
 from tinycnn import functional, fusion, nn, optim
 from tinycnn.random import manual_seed
 from tinycnn.serialization import CheckpointError, load, save
-from tinycnn.tensor import Function, Tensor, is_grad_enabled, no_grad, set_grad_enabled
+from tinycnn.tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
-__all__ = ["CheckpointError", "Function", "Tensor", "functional", "fusion", "is_grad_enabled", "load", "manual_seed",
-           "nn", "no_grad", "optim", "save", "set_grad_enabled"]
+__all__ = ["CheckpointError", "Function", "Tensor", "enable_grad", "functional", "fusion", "is_grad_enabled", "load",
+           "manual_seed", "nn", "no_grad", "optim", "save", "set_grad_enabled"]

@@ -25,35 +25,92 @@ backward through the same nodes raises ``RuntimeError`` unless the first one
 was called with ``retain_graph=True``.
 """
 
-import contextlib
+import functools
+import threading
 
 import numpy as np
 
 DEFAULT_DTYPE = np.float32  # as in PyTorch: parameters and data are float32
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
-_grad_enabled = True
+
+class _GradMode(threading.local):
+    """Whether operations are recorded for backward: one flag per thread, as in PyTorch (each starts recording)."""
+
+    enabled = True
 
 
-@contextlib.contextmanager
-def set_grad_enabled(mode):
-    """Within this block, operations are recorded for backward if ``mode`` is true, and not otherwise."""
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = bool(mode)
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
-
-
-def no_grad():
-    """Within this block nothing is recorded (for evaluation and optimizer steps): ``set_grad_enabled(False)``."""
-    return set_grad_enabled(False)
+_grad_mode = _GradMode()
 
 
 def is_grad_enabled():
-    return _grad_enabled
+    return _grad_mode.enabled
+
+
+class set_grad_enabled:
+    """Record operations for backward if ``mode`` is true, and not otherwise; as ``torch.set_grad_enabled``:
+
+        set_grad_enabled(False)            # a call: from here on, in this thread
+        with set_grad_enabled(False): ...  # for the block, then as it was
+        @set_grad_enabled(False)           # for every call of the function
+    """
+
+    def __init__(self, mode):
+        self.previous, self.mode = _grad_mode.enabled, bool(mode)
+        _grad_mode.enabled = self.mode
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exception):
+        _grad_mode.enabled = self.previous
+
+    def __call__(self, function):
+        _grad_mode.enabled = self.previous  # used as a decorator: making it was not meant to change the mode
+
+        @functools.wraps(function)
+        def with_mode(*args, **kwargs):
+            with set_grad_enabled(self.mode):
+                return function(*args, **kwargs)
+
+        return with_mode
+
+
+class _GradModeBlock:
+    """A with-block and a decorator (``@no_grad`` or ``@no_grad()``) within which the grad mode is ``mode``."""
+
+    mode = None
+
+    def __new__(cls, function=None):
+        block = super().__new__(cls)
+        return block if function is None else block(function)
+
+    def __enter__(self):
+        self.previous = _grad_mode.enabled
+        _grad_mode.enabled = self.mode
+
+    def __exit__(self, *exception):
+        _grad_mode.enabled = self.previous
+
+    def __call__(self, function):
+        @functools.wraps(function)
+        def in_mode(*args, **kwargs):
+            with type(self)():
+                return function(*args, **kwargs)
+
+        return in_mode
+
+
+class no_grad(_GradModeBlock):
+    """Within this block (or decorated function) nothing is recorded: for evaluation and optimizer steps."""
+
+    mode = False
+
+
+class enable_grad(_GradModeBlock):
+    """Within this block (or decorated function) operations are recorded, even inside ``no_grad``."""
+
+    mode = True
 
 
 class Context:
@@ -144,7 +201,7 @@ class Function:
         arrays = [None if value is None else value.data for value in inputs]
         ctx = Context(cls, inputs)
         out = cls.forward(ctx, *arrays, **options)
-        recorded = _grad_enabled and any(ctx.needs_input_grad)
+        recorded = _grad_mode.enabled and any(ctx.needs_input_grad)
         result = Tensor(out, requires_grad=recorded)
         if recorded:
             result._ctx = ctx
