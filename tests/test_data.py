@@ -151,3 +151,16 @@ def test_the_script_stops_with_one_clear_message_and_writes_nothing(tmp_path):
     assert "Traceback" not in run.stderr
     assert "train-images-idx3-ubyte.gz: truncated gzip file" in run.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_a_data_set_with_no_images_is_refused(tmp_path, split):
+    """Test files holding zero images gave 'test_acc 0.0 (0/0)' and exit 0."""
+    write_dataset(tmp_path, **{split: 0})
+    with pytest.raises(DataError, match=f"{split}-images-idx3-ubyte.gz: holds no images; the {split} set needs"
+                       if split == "train" else "t10k-images-idx3-ubyte.gz: holds no images; the test set needs"):
+        load_mnist(tmp_path)
+
+
+def test_the_data_is_named_by_the_sha256_of_its_files():
+    assert load_mnist(SHIPPED)["sha256"] == ISSUE_CHECKSUMS

@@ -72,13 +72,17 @@ def read_idx(path, ndim, expected_sha256=None):
 
     The checksum is that of the decompressed bytes.
     """
+    return read_idx_and_digest(path, ndim, expected_sha256)[0]
+
+
+def read_idx_and_digest(path, ndim, expected_sha256=None):
+    """``read_idx``, and the SHA-256 of the decompressed bytes (hex), which names the data in a run's record."""
     data = read_idx_bytes(path)
-    if expected_sha256 is not None:
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != expected_sha256:
-            raise DataError(
-                f"{path}: checksum mismatch: SHA-256 of the decompressed data is {actual}, "
-                f"SHA256SUMS says {expected_sha256}; the file is damaged or was replaced "
-                f"(restore the shipped copy with `git checkout -- {path.name}` in its folder)"
-            )
-    return parse_idx(data, path, ndim)
+    actual = hashlib.sha256(data).hexdigest()
+    if expected_sha256 is not None and actual != expected_sha256:
+        raise DataError(
+            f"{path}: checksum mismatch: SHA-256 of the decompressed data is {actual}, "
+            f"SHA256SUMS says {expected_sha256}; the file is damaged or was replaced "
+            f"(restore the shipped copy with `git checkout -- {path.name}` in its folder)"
+        )
+    return parse_idx(data, path, ndim), actual

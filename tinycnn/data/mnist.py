@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinycnn.data.idx import DataError, read_idx
+from tinycnn.data.idx import DataError, read_idx_and_digest
 
 MNIST_FILES = {
     "train_images": ("train-images-idx3-ubyte", 3),
@@ -51,20 +51,24 @@ def load_mnist(data_dir):
 
     Returns a dict with ``train_images`` (60000, 28, 28) uint8, ``train_labels``
     (60000,) int64, ``test_images`` (10000, 28, 28) uint8, ``test_labels``
-    (10000,) int64 (counts as in the files). Raises DataError naming the file
-    and what is wrong with it.
+    (10000,) int64 (counts as in the files), and ``sha256``: {file name:
+    SHA-256 of its decompressed bytes}, which names the data in a record
+    wherever the folder is. Raises DataError naming the file and what is
+    wrong with it.
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataError(f"{data_dir}: data directory not found")
     checksums = read_checksums(data_dir)
-    arrays, paths = {}, {}
+    arrays, paths, digests = {}, {}, {}
     for key, (name, ndim) in MNIST_FILES.items():
         path = find_file(data_dir, name)
-        arrays[key] = read_idx(path, ndim, checksums.get(name))
+        arrays[key], digests[name] = read_idx_and_digest(path, ndim, checksums.get(name))
         paths[key] = path
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if len(images) == 0:
+            raise DataError(f"{paths[f'{split}_images']}: holds no images; the {split} set needs at least one")
         if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
             raise DataError(
                 f"{paths[f'{split}_images']}: images are {images.shape[1]}x{images.shape[2]}, "
@@ -80,4 +84,5 @@ def load_mnist(data_dir):
                 f"{paths[f'{split}_labels']}: label {int(labels.max())} found, labels must be 0..{NUM_CLASSES - 1}"
             )
         arrays[f"{split}_labels"] = labels.astype(np.int64)
+    arrays["sha256"] = digests
     return arrays
