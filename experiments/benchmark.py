@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-RESULTS_DIR = HERE / "results"
+RUNS_DIR = HERE / "runs"
 sys.path.insert(0, str(HERE))
 # Nothing from tinycnn is imported at module level: the PyTorch worker runs
 # PyTorch as a user would, and the tinycnn worker alone calls keep_freed_memory().
@@ -249,7 +249,9 @@ def parse_args(argv):
     parser.add_argument("--engines", default="tinycnn,torch", help="comma-separated: tinycnn, torch")
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of {', '.join(MODELS)}")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "benchmark.json")
+    parser.add_argument("--out", type=Path, default=RUNS_DIR / "benchmark.json",
+                        help="the record (default: experiments/runs/benchmark.json, which git ignores; the committed "
+                             "one is experiments/results/benchmark.json, re-made by naming it here)")
     parser.add_argument("--worker", choices=["tinycnn", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--model", choices=list(MODELS), help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=10, help=argparse.SUPPRESS)
@@ -345,7 +347,8 @@ def main(argv=None):
     record = {
         "cpu": cpu_name(), "threads": args.threads, "rounds": rounds, "steps": steps, "warmup": warmup,
         "python": platform.python_version(), "numpy": np.__version__, "torch": torch_version,
-        "blas": blas_in_use(), "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "blas": [dict(library, filepath=Path(library["filepath"]).name) for library in blas_in_use()],  # no folder
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         "command": " ".join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:])),
         "models": {model: summarise_model(results[model], engines) for model in models},
     }

@@ -7,7 +7,7 @@ The checkpoint is one that the harness keeps (``<trial>.npz``: the model's
 name, its weights, the kept epoch). The confusion matrix counts, for every
 true digit (rows), what the model answered (columns); the diagonal holds the
 correct answers. With matplotlib installed it is also drawn, to
-``<checkpoint>.confusion.png`` (or ``--png``).
+``experiments/runs/<checkpoint>.confusion.png`` (or ``--png``).
 """
 
 import argparse
@@ -22,6 +22,7 @@ from tinycnn.files import atomic_write
 from tinycnn.train import evaluate
 
 from harness import DEFAULT_DATA_DIR
+from outputs import RUNS_DIR
 from models import MODELS
 
 
@@ -84,7 +85,8 @@ def main(argv=None):
                                                                         "experiments/results/checkpoints/tiny8k-s0.npz")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--limit", type=int, help="the first N test images only")
-    parser.add_argument("--png", type=Path, help="where to draw the confusion matrix (default: beside the checkpoint)")
+    parser.add_argument("--png", type=Path, help="where to draw the confusion matrix (default: "
+                                                 "experiments/runs/<checkpoint>.confusion.png, which git ignores)")
     parser.add_argument("--no-plots", action="store_true", help="no picture")
     args = parser.parse_args(argv)
     try:
@@ -105,7 +107,7 @@ def main(argv=None):
     print(f"\nhardest digit: {worst}; most frequent mistake: "
           + "{} read as {}".format(*np.unravel_index(np.argmax(matrix - np.diag(np.diag(matrix))), matrix.shape)))
     if not args.no_plots:
-        png = args.png or args.checkpoint.with_suffix(".confusion.png")
+        png = args.png or RUNS_DIR / args.checkpoint.with_suffix(".confusion.png").name
         if draw_confusion(matrix, f"{checkpoint['model_name']}: {accuracy:.2f} % of {total:,} test images", png):
             print(f"confusion matrix drawn to {png}")
     return 0

@@ -23,9 +23,17 @@ after every epoch a checkpoint to resume from (``--resume``), and the kept
 epoch's weights; ``--stop-after K`` stops after epoch K as an interrupted
 run would. A resumed run equals the uninterrupted one bit for bit.
 
-A run whose loss stops being finite is not an error: training stops, the
-record says ``diverged`` and where, and both accuracies are measured as the
-study measured them (a NaN network predicts class 0 for every image).
+A run that diverges is not an error. The record says ``diverged`` and
+where it happened: the first batch whose loss was over a thousand times
+the first one's, or whose gradients or optimizer state stopped being finite
+(``tinycnn.train.train_epoch``); a line says so on screen at that batch.
+Training goes on as the study's did until the loss itself stops being
+finite, and both accuracies are measured as the study measured them (a NaN
+network predicts class 0 for every image).
+
+Where the records, checkpoints and pictures go, and the checks made on
+those places before training, are ``outputs.py``'s: by default a folder
+git ignores, so that a run never changes a committed file.
 """
 
 import argparse
@@ -37,6 +45,7 @@ import sys
 import time
 from pathlib import Path
 
+import llvmlite.binding
 import numba
 import numpy as np
 
@@ -51,14 +60,11 @@ from tinycnn.memory import keep_freed_memory
 from tinycnn.random import default_generator
 from tinycnn.train import evaluate, summary, train_epoch
 
+import outputs
 from models import MODELS
+from outputs import REPO, RESULTS_DIR, RUNS_DIR, OutputError
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO / "data" / "mnist"
-RESULTS_DIR = REPO / "experiments" / "results"
-# Where a run that is not a trial as committed (--limit, --epochs, ... changed) writes by default, so that a smoke
-# run never overwrites the committed records, pictures and checkpoints. Not in git.
-SCRATCH_DIR = RESULTS_DIR / "scratch"
 DEFAULT_SEED = 0
 
 # Every record has these fields; report.py refuses a record without one of them.
@@ -133,12 +139,15 @@ def parse_args(description, trials, argv=None):
                         help="directory of the four IDX files, gzipped or raw (default: the shipped MNIST)")
     parser.add_argument("--limit", type=int, help="train on the first N training images only (smoke runs)")
     parser.add_argument("--out", type=Path,
-                        help="the JSON record's file when one trial runs, the folder for the records when "
-                             "several do (default: the script's place in experiments/results; "
-                             "experiments/results/scratch when a flag above changes the trial)")
-    parser.add_argument("--checkpoints", type=Path, help="the folder of the checkpoints (default: "
-                                                         "experiments/results/checkpoints, for trials that keep "
-                                                         "them; under experiments/results/scratch as for --out)")
+                        help="where every output of this run goes: a folder (records, checkpoints/, plots/), or a "
+                             ".json file for the record of one trial, with checkpoints/ and plots/ beside it "
+                             f"(default: {RUNS_DIR.relative_to(REPO)}, which git ignores)")
+    parser.add_argument("--update-results", action="store_true",
+                        help=f"write into {RESULTS_DIR.relative_to(REPO)}, the committed results, to re-make them "
+                             "(only the trials as defined: not with --limit, --lr, --seed and the like)")
+    parser.add_argument("--checkpoints", type=Path, help="the folder of the checkpoints (default: checkpoints/ in "
+                                                         "the output folder; trials that keep none write them "
+                                                         "only when this is given)")
     parser.add_argument("--resume", action="store_true", help="continue from the last epoch's checkpoint")
     parser.add_argument("--stop-after", type=int, metavar="K", help="stop after epoch K, as an interrupted run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -151,6 +160,9 @@ def parse_args(description, trials, argv=None):
     if args.val is not None and args.val < 0:
         parser.error(f"--val must be >= 0, got {args.val}")
     args.changed = changed_settings(args)
+    if args.update_results and (args.changed or args.out is not None):
+        parser.error(f"--update-results re-makes the committed results, which are the trials as defined; drop "
+                     f"{', '.join(args.changed + (['--out'] if args.out is not None else []))}")
     return args
 
 
@@ -163,11 +175,6 @@ def changed_settings(args):
     if Path(args.data_dir).resolve() != DEFAULT_DATA_DIR.resolve():
         changed.append("--data-dir")
     return changed
-
-
-def results_dir(args):
-    """The folder a run's record, pictures and checkpoints go to when no flag places them."""
-    return SCRATCH_DIR if args.changed else RESULTS_DIR
 
 
 def with_overrides(trial, args):
@@ -270,8 +277,9 @@ class Checkpoints:
         return Progress(**state["progress"])
 
 
-def train(trial, model, loaders, args, train_rng, shuffle_rng):
-    """The epochs of one trial; stops at a diverged epoch (or at --stop-after). Returns the run's Progress.
+def train(trial, model, loaders, args, train_rng, shuffle_rng, checkpoints_folder):
+    """The epochs of one trial; stops where the loss stops being finite (or at --stop-after). Returns the run's
+    Progress and Checkpoints (None if the trial keeps none).
 
     With a validation split, the kept epoch is the best on it; without one
     and more than one epoch, test accuracy is measured after each epoch.
@@ -280,7 +288,7 @@ def train(trial, model, loaders, args, train_rng, shuffle_rng):
     optimizer = build_optimizer(trial, model.parameters())
     scheduler, per_batch = build_scheduler(trial, optimizer, len(train_loader))
     generators = (train_rng, shuffle_rng, default_generator())  # augmentation, order, dropout
-    checkpoints = Checkpoints(args.checkpoints or results_dir(args) / "checkpoints", trial) if trial.checkpoint else None
+    checkpoints = Checkpoints(checkpoints_folder, trial) if trial.checkpoint else None
     progress = Progress()
     if args.resume:
         if checkpoints is None or not checkpoints.last.exists():
@@ -288,16 +296,17 @@ def train(trial, model, loaders, args, train_rng, shuffle_rng):
                              + (f" ({checkpoints.last} does not exist)" if checkpoints else ""))
         progress = checkpoints.resume(model, optimizer, scheduler, generators)
         print(f"resumed trial {trial.id} after epoch {progress.epoch} from {checkpoints.last}")
-    while progress.epoch < trial.epochs and not (progress.history and progress.history[-1]["diverged"]):
+    while progress.epoch < trial.epochs and not stopped(progress):
         progress.epoch += 1
+        first_loss = progress.history[0]["losses"][0] if progress.history and progress.history[0]["losses"] else None
         result = train_epoch(model, train_loader, optimizer, epoch=progress.epoch, progress=not args.no_progress,
-                             scheduler=scheduler if per_batch else None)
+                             scheduler=scheduler if per_batch else None, first_loss=first_loss)
         if not per_batch:
             scheduler.step()
         progress.history.append(result)
-        if result["diverged"]:
+        if result["stopped"]:
             print(f"!! trial {trial.id}: the loss became non-finite at epoch {progress.epoch}, batch "
-                  f"{result['diverged_at_batch']}; training stopped, accuracies are measured as the study's were")
+                  f"{len(result['losses'])}; training stopped, accuracies are measured as the study's were")
         else:
             score_epoch(model, progress, val_loader, test_loader, trial, args)
         if checkpoints is not None:
@@ -305,6 +314,19 @@ def train(trial, model, loaders, args, train_rng, shuffle_rng):
         if args.stop_after == progress.epoch:
             break
     return progress, checkpoints
+
+
+def stopped(progress):
+    """Whether training stopped early because the loss stopped being finite."""
+    return bool(progress.history) and progress.history[-1]["stopped"]
+
+
+def divergence(history):
+    """Where the run first diverged, {epoch, batch, because}, or None."""
+    for epoch, result in enumerate(history, start=1):
+        if result["diverged"]:
+            return {"epoch": epoch, "batch": result["diverged_at_batch"], "because": result["diverged_because"]}
+    return None
 
 
 def score_epoch(model, progress, val_loader, test_loader, trial, args):
@@ -329,12 +351,13 @@ def measure(model, metric_loader, test_loader, progress):
     return study_metric, test
 
 
-def make_record(trial, params, train_images, progress, study_metric, test, seconds, args):
-    """The trial's JSON record: its configuration, both accuracies, the curves, timings and the BLAS it ran on."""
+def make_record(trial, params, train_images, progress, study_metric, test, seconds, args, data):
+    """The trial's JSON record: its configuration, both accuracies, the curves, timings, the data (by its files'
+    SHA-256) and what it ran on."""
     history = progress.history
     study_metric_acc, study_metric_correct, study_metric_total = study_metric
     test_acc, test_correct, test_total, _ = test
-    diverged = history[-1]["diverged"]
+    diverged = divergence(history)
     final_losses = history[-1]["losses"]
     train_seconds, eval_seconds = seconds
     test_acc_per_epoch = progress.test_acc_per_epoch
@@ -367,8 +390,8 @@ def make_record(trial, params, train_images, progress, study_metric, test, secon
         "study_metric_total": study_metric_total,
         "running_train_acc": history[-1]["running_acc"],
         "final_train_loss": final_losses[-1] if final_losses else None,
-        "diverged": diverged,
-        "diverged_at": {"epoch": len(history), "batch": history[-1]["diverged_at_batch"]} if diverged else None,
+        "diverged": diverged is not None,
+        "diverged_at": diverged,
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
         "seconds_per_epoch": train_seconds / len(history),
@@ -376,14 +399,22 @@ def make_record(trial, params, train_images, progress, study_metric, test, secon
         "study_reported": trial.study_reported,
         "loss_per_batch": [loss for epoch in history for loss in epoch["losses"]],
         "running_acc_per_batch": [acc for epoch in history for acc in epoch["running_accs"]],
-        "data_dir": str(args.data_dir),
+        "data_dir": portable_path(args.data_dir),
+        "data_sha256": data["sha256"],
         "numba_threads": numba.get_num_threads(),
+        "cpu": numba.config.CPU_NAME or llvmlite.binding.get_host_cpu_name(),  # what Numba compiled the kernels for
         # float32 results move with the BLAS kernel (see README, "Same seed, same numbers")
         "blas": [{"library": Path(lib["filepath"]).name, "version": lib["version"], "kernel": lib["architecture"]}
                  for lib in blas_in_use()],
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         **(validation_fields(trial, progress) if trial.val else {}),
     }
+
+
+def portable_path(path):
+    """``path`` relative to the repository when inside it (so that a record names no folder of this machine)."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def validation_fields(trial, progress):
@@ -404,10 +435,11 @@ def print_outcome(record):
           f"study reported {record['study_reported'] or '-'}; running train accuracy "
           f"{record['running_train_acc']:.2f}%; final loss {record['final_train_loss']}; "
           f"{record['params']:,} parameters; trained in {record['train_seconds']:.1f} s"
-          + (f"; DIVERGED at epoch {diverged['epoch']}, batch {diverged['batch']}" if diverged else ""))
+          + (f"; DIVERGED at epoch {diverged['epoch']}, batch {diverged['batch']}: {diverged.get('because')}"
+             if diverged else ""))
 
 
-def run_trial(trial, data, args, plots=None):
+def run_trial(trial, data, args, checkpoints_folder, plots=None):
     """Train and evaluate one trial; return its record (a dict ready for JSON), or None if stopped early."""
     trial = with_overrides(trial, args)
     init_rng, train_rng, metric_rng, shuffle_rng, split_rng = random_streams(trial.seed)
@@ -421,8 +453,9 @@ def run_trial(trial, data, args, plots=None):
                                generator=shuffle_rng)
     val_loader = BatchLoader(val_images, val_labels, 1000, Normalize()) if trial.val else None
     test_loader = BatchLoader(data["test_images"], data["test_labels"], 1000, Normalize())
-    progress, checkpoints = train(trial, model, (train_loader, val_loader, test_loader), args, train_rng, shuffle_rng)
-    if progress.epoch < trial.epochs and not progress.history[-1]["diverged"]:
+    progress, checkpoints = train(trial, model, (train_loader, val_loader, test_loader), args, train_rng, shuffle_rng,
+                                  checkpoints_folder)
+    if progress.epoch < trial.epochs and not stopped(progress):
         print(f"stopped after epoch {progress.epoch} as asked (--stop-after); --resume continues from "
               f"{checkpoints.last if checkpoints else 'a checkpoint (use --checkpoints)'}")
         return None
@@ -435,12 +468,11 @@ def run_trial(trial, data, args, plots=None):
 
     train_seconds = sum(result["seconds"] for result in progress.history)
     record = make_record(trial, params, train_images, progress, study_metric, test, (train_seconds, eval_seconds),
-                         args)
+                         args, data)
     print_outcome(record)
     if checkpoints is not None and progress.kept_state is not None:
         checkpoints.save_kept(progress, {key: record[key] for key in ("test_acc", "kept_epoch", "val_acc_per_epoch")})
-        record["checkpoint"] = str(checkpoints.kept.relative_to(REPO) if checkpoints.kept.is_relative_to(REPO)
-                                   else checkpoints.kept)
+        record["checkpoint"] = portable_path(checkpoints.kept)
     if plots is not None:
         plots(record, train_images, train_labels, make_augment(trial, np.random.default_rng(trial.seed)),
               data["test_images"], data["test_labels"], test[3])
@@ -472,22 +504,37 @@ def read_data_while_kernels_load(data_dir, trials):
             return reading.result()  # raises the reader's DataError, if any
 
 
-def main(description, trials, default_out=None, argv=None):
+def main(description, trials, record_name=None, argv=None, finish=None):
     """Parse flags, load the data, run the selected trials, write one JSON record each. Returns the exit status.
 
-    ``default_out(trial)`` gives a trial's record file when --out is not set
-    (default: experiments/results/<trial id>.json). A run with settings of
-    its own (``changed_settings``) writes under experiments/results/scratch/
-    instead, wherever --out and --checkpoints do not say.
+    ``record_name(trial)`` is a trial's record file relative to the results
+    folder (default ``<trial id>.json``); ``outputs.py`` says which folder
+    that is. ``finish(outputs)``, if given, runs after every trial ran (the
+    tiny script writes its summary there).
     """
     args = parse_args(description, trials, argv)
-    placed_by_flags = (args.out is not None and args.no_plots
-                       and (args.checkpoints is not None or not any(t.checkpoint for t in trials)))
-    if args.changed and not placed_by_flags:
-        print(f"this run changes {', '.join(args.changed)}: its record, pictures and checkpoints go to {SCRATCH_DIR} "
-              f"(where --out and --checkpoints do not say otherwise); the committed results are left as they are")
-    keep_freed_memory()  # a training program: reuse freed memory instead of re-faulting it (tinycnn/memory.py)
+    record_name = record_name or (lambda trial: f"{trial.id}.json")
     selected = [t for t in trials if args.trial in (None, t.id)]
+    try:
+        places = outputs.plan(args, selected, record_name)
+        keeps_checkpoints = any(with_overrides(t, args).checkpoint for t in selected)
+        outputs.check_writable([path.parent for path in places.records.values()]
+                               + ([places.checkpoints] if keeps_checkpoints else [])
+                               + ([places.plots] if not args.no_plots else []))
+        with outputs.claimed(places.records.values()):
+            return run_selected(selected, args, places, record_name, finish)
+    except OutputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run_selected(selected, args, places, record_name, finish):
+    """``main``'s work once the outputs are checked and claimed."""
+    where = places.records[selected[0].id].parent if len(selected) == 1 else places.checkpoints.parent
+    print(f"this run writes to {portable_path(where)}"
+          + ("" if args.update_results or args.out else " (which git ignores; --update-results writes the committed "
+                                                        "results instead)"))
+    keep_freed_memory()  # a training program: reuse freed memory instead of re-faulting it (tinycnn/memory.py)
     try:
         data = read_data_while_kernels_load(args.data_dir, selected)
     except DataError as error:
@@ -497,7 +544,7 @@ def main(description, trials, default_out=None, argv=None):
     plots = None
     if not args.no_plots:
         from plots import trial_figure
-        plots = trial_figure(results_dir(args) / "plots")  # None, with one message, without matplotlib
+        plots = trial_figure(places.plots)  # None, with one message, without matplotlib
     # What exists by now (modules, Numba's kernels and their type information, MNIST) lives until the process
     # ends. Frozen, it is out of the garbage collector's sight: its full collections during training and the
     # last one at exit no longer walk Numba's many objects, 0.15 s of a 3.7 s iter4 run here.
@@ -508,19 +555,23 @@ def main(description, trials, default_out=None, argv=None):
     print("trials to run: " + ", ".join(f"{t.id} (~{s:.0f} s)" for t, s in zip(selected, estimates))
           + f"; about {sum(estimates) / 60:.1f} min in all on a 2-core machine")
     for trial in selected:
+        out = places.records[trial.id]
         try:
-            record = run_trial(trial, data, args, plots)
+            record = run_trial(trial, data, args, places.checkpoints, plots)
+            if record is None:
+                continue
+            write_json(out, record)
         except (ValueError, tinycnn.CheckpointError) as error:  # a bad --resume, --val: say so, write nothing
             print(f"error: {error}", file=sys.stderr)
             return 2
-        if record is None:
-            continue
-        if args.out is not None:
-            out = args.out if len(selected) == 1 else args.out / f"{trial.id}.json"
-        elif args.changed:
-            out = SCRATCH_DIR / f"{trial.id}.json"
-        else:
-            out = default_out(trial) if default_out else RESULTS_DIR / f"{trial.id}.json"
-        write_json(out, record)
-        print(f"record written to {out}")
+        except OSError as error:  # a full disk, say: the figures are printed above, the file named here
+            print(f"error: cannot write {error.filename or out}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        print(f"record written to {portable_path(out)}")
+        if not args.changed and not args.update_results:
+            committed, path = outputs.committed_record(record_name, trial)
+            if committed is not None:
+                print(outputs.compare(record, committed, path))
+    if finish is not None:
+        finish(places)
     return 0

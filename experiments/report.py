@@ -74,7 +74,9 @@ def diverged_text(r):
     if not r["diverged"]:
         return "no"
     at = r["diverged_at"]
-    return f"yes, epoch {at['epoch']} batch {at['batch']}"
+    because = at.get("because") or ""
+    sign = "loss over 1000x the first" if "times the first" in because else because.replace("the ", "", 1)
+    return f"yes, epoch {at['epoch']} batch {at['batch']}" + (f" ({sign})" if sign else "")
 
 
 def table(header, order, records, row):

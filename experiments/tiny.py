@@ -2,7 +2,7 @@
 
     python experiments/tiny.py                          # three models x three seeds (about 18 minutes here)
     python experiments/tiny.py --trial tiny8k-s0        # one run
-    python experiments/tiny.py --trial tiny8k-s0 --limit 2048 --epochs 2 --no-plots   # a smoke run (*)
+    python experiments/tiny.py --trial tiny8k-s0 --limit 2048 --epochs 2 --no-plots   # a smoke run
     python experiments/evaluate.py --checkpoint experiments/results/checkpoints/tiny8k-s0.npz
 
 Models (experiments/models.py, ``TinyNet``): 7,574 parameters (tiny8k),
@@ -20,21 +20,18 @@ study").
 Protocol: 5,000 of the 60,000 training images, drawn with the seed, are
 held out for validation; the model trains on the other 55,000. After each
 epoch it is scored on the validation images, and the best epoch is kept
-(its weights go to experiments/results/checkpoints/<trial>.npz). The
+(its weights go to checkpoints/<trial>.npz). The
 10,000 test images are evaluated once, on the kept epoch. Published small
 models report their best epoch *on the test set*, which this protocol does
 not do; README says what that difference is worth.
 
-Each run writes its record to experiments/results/tiny/<trial>.json; at the
-end the script writes experiments/results/tiny/README.md: the mean over the
-seeds of each model, with the command that made it. After every epoch a run
-also writes <trial>.last.npz beside the kept checkpoint (everything
---resume needs; not kept in git).
-
-(*) A run whose settings differ from the trial's (--limit, --epochs,
---batch-size, --lr, --val, --seed, --data-dir) writes its record, pictures
-and checkpoints under experiments/results/scratch/ (not in git), so that it
-never replaces the committed results.
+Each run writes its record to tiny/<trial>.json; at the end the script
+writes tiny/README.md: the mean over the seeds of each model, with the
+command that made it. After every epoch a run also writes <trial>.last.npz
+beside the kept checkpoint (everything --resume needs; not kept in git).
+Those paths are under experiments/runs/ (which git ignores), or under
+--out; with --update-results, under experiments/results/, where the
+committed results are (re-made that way).
 """
 
 import statistics
@@ -96,8 +93,12 @@ def write_summary(folder=TINY_DIR):
     print("\n".join(summary_lines(records)))
 
 
+def summarise(places):
+    """After the runs: the summary beside their records, unless --out named one record's file."""
+    if not places.one_file:
+        write_summary(next(iter(places.records.values())).parent)
+
+
 if __name__ == "__main__":
-    status = main(__doc__.splitlines()[0], TRIALS, default_out=lambda trial: TINY_DIR / f"{trial.id}.json")
-    if status == 0 and "--out" not in sys.argv:
-        write_summary()
-    sys.exit(status)
+    sys.exit(main(__doc__.splitlines()[0], TRIALS, record_name=lambda trial: f"tiny/{trial.id}.json",
+                  finish=summarise))

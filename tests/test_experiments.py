@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,10 +10,12 @@ from pathlib import Path
 import pytest
 
 import extras
+import harness
 import iter1
 import iter2
 import iter3
 import iter4
+import outputs
 import report
 from harness import RECORD_FIELDS, build_optimizer
 from models import MODELS
@@ -65,19 +68,89 @@ def test_a_short_run_of_each_iteration_writes_a_complete_record(tmp_path, script
     assert record["study_metric_total"] == 512
 
 
-def test_a_smoke_run_without_out_leaves_the_committed_results_alone(tmp_path, monkeypatch, capsys):
-    """--limit (or --epochs, --lr, ...) makes another experiment: its record goes to the scratch folder."""
-    import harness
+def committed_files():
+    return {path: path.stat().st_mtime_ns for path in harness.RESULTS_DIR.rglob("*") if path.is_file()}
+
+
+def test_a_run_without_out_leaves_the_committed_results_alone(tmp_path, monkeypatch, capsys):
+    """A run writes under experiments/runs (git ignores it), records, checkpoints and pictures alike."""
     import tiny
 
-    monkeypatch.setattr(harness, "SCRATCH_DIR", tmp_path / "scratch")
-    committed = {path: path.stat().st_mtime_ns for path in harness.RESULTS_DIR.rglob("*") if path.is_file()}
+    monkeypatch.setattr(outputs, "RUNS_DIR", tmp_path / "runs")
+    committed = committed_files()
     argv = ["--trial", "tiny2k-s0", "--limit", "256", "--epochs", "1", "--val", "100", "--no-progress", "--no-plots"]
-    assert harness.main("smoke", tiny.TRIALS, argv=argv) == 0
-    assert "this run changes --limit, --epochs, --val" in capsys.readouterr().out
-    assert json.loads((tmp_path / "scratch" / "tiny2k-s0.json").read_text())["train_images"] == 256
-    assert (tmp_path / "scratch" / "checkpoints" / "tiny2k-s0.npz").exists()
-    assert {path: path.stat().st_mtime_ns for path in committed} == committed
+    assert harness.main("smoke", tiny.TRIALS, record_name=lambda trial: f"tiny/{trial.id}.json", argv=argv) == 0
+    assert "which git ignores" in capsys.readouterr().out
+    assert json.loads((tmp_path / "runs" / "tiny" / "tiny2k-s0.json").read_text())["train_images"] == 256
+    assert (tmp_path / "runs" / "checkpoints" / "tiny2k-s0.npz").exists()
+    assert committed_files() == committed
+
+
+def test_out_takes_every_output_of_the_run(tmp_path):
+    """--out DIR: the records, checkpoints and pictures all go there (matplotlib or not); nothing committed moves."""
+    import tiny
+
+    committed = committed_files()
+    argv = ["--trial", "tiny2k-s1", "--limit", "256", "--epochs", "1", "--val", "100", "--no-progress",
+            "--out", str(tmp_path / "mine")]
+    assert harness.main("smoke", tiny.TRIALS, record_name=lambda trial: f"tiny/{trial.id}.json", argv=argv) == 0
+    written = {str(path.relative_to(tmp_path / "mine")) for path in (tmp_path / "mine").rglob("*") if path.is_file()}
+    assert {"tiny/tiny2k-s1.json", "checkpoints/tiny2k-s1.npz", "checkpoints/tiny2k-s1.last.npz"} <= written
+    assert committed_files() == committed
+
+
+def test_update_results_is_only_for_the_trials_as_defined(capsys):
+    with pytest.raises(SystemExit):
+        harness.parse_args("x", iter4.TRIALS, ["--update-results", "--limit", "10"])
+    assert "--update-results re-makes the committed results" in capsys.readouterr().err
+
+
+def test_a_record_names_no_folder_of_this_machine(tmp_path):
+    out = tmp_path / "4a.json"
+    assert iter4.main("short", iter4.TRIALS, argv=["--limit", "256", "--no-progress", "--no-plots", "--out",
+                                                   str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["data_dir"] == "data/mnist" and str(REPO) not in out.read_text()
+    sums = dict(reversed(line.split()) for line in (REPO / "data" / "mnist" / "SHA256SUMS").read_text().splitlines())
+    assert record["data_sha256"] == sums
+    for path in harness.RESULTS_DIR.rglob("*.json"):  # the committed records too
+        assert "/work/" not in path.read_text() and str(REPO) not in path.read_text(), path
+
+
+def test_an_output_that_cannot_be_written_fails_before_training(tmp_path, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    argv = ["--limit", "256", "--no-progress", "--no-plots", "--out", str(a_file / "under" / "4a.json")]
+    assert iter4.main("short", iter4.TRIALS, argv=argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and f"error: {a_file / 'under'}: cannot write there" in captured.err
+    assert "trials to run" not in captured.out  # stopped before the data and the training
+
+
+def test_a_full_disk_at_the_end_is_one_line_naming_the_file_and_the_figures_stay_printed(tmp_path, monkeypatch,
+                                                                                         capsys):
+    import errno
+
+    def full_disk(path, record):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(harness, "write_json", full_disk)
+    out = tmp_path / "4a.json"
+    assert iter4.main("short", iter4.TRIALS, argv=["--limit", "256", "--no-progress", "--no-plots", "--out",
+                                                   str(out)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"error: cannot write {out}: No space left on device\n"
+    assert "-- trial 4a: held-out test accuracy" in captured.out
+
+
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_path, capsys):
+    out = tmp_path / "4a.json"
+    with outputs.claimed([out]):  # as a first run holds it
+        argv = ["--limit", "256", "--no-progress", "--no-plots", "--out", str(out)]
+        assert iter4.main("short", iter4.TRIALS, argv=argv) == 2
+        assert f"{out}: another run (process {os.getpid()}) is writing it now" in capsys.readouterr().err
+    with outputs.claimed([out]):  # released when the first ended: free again
+        pass
 
 
 def test_a_diverging_run_is_recorded_not_hidden(tmp_path):
@@ -92,7 +165,21 @@ def test_a_diverging_run_is_recorded_not_hidden(tmp_path):
     assert not math.isfinite(record["final_train_loss"])
     # a NaN network predicts class 0 everywhere, as the study's did
     assert record["test_correct"] == 980  # the zeros among MNIST's 10,000 test labels
-    assert "DIVERGED" in run.stdout
+    assert "DIVERGED" in run.stdout and f"!! diverged at epoch 1, batch {record['diverged_at']['batch']}" in run.stdout
+
+
+def test_a_loss_that_explodes_is_a_divergence_while_it_is_still_finite(tmp_path):
+    """iter4 at lr 1e6 trained to the end on losses of 1e29 and was recorded as not diverged."""
+    out = tmp_path / "4a.json"
+    assert iter4.main("short", iter4.TRIALS, argv=["--lr", "1e6", "--limit", "4096", "--no-progress", "--no-plots",
+                                                   "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["diverged"] is True and record["diverged_at"]["epoch"] == 1
+    losses = record["loss_per_batch"]
+    batch = record["diverged_at"]["batch"]
+    because = record["diverged_at"]["because"]
+    assert ("1000 times the first" in because and losses[batch - 1] > 1000 * losses[0]) or "not finite" in because
+    assert all(loss <= 1000 * losses[0] for loss in losses[:batch - 1])  # the first such batch
 
 
 def make_record(trial, **changes):
@@ -131,3 +218,34 @@ def test_report_refuses_a_record_missing_a_field(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "3a.json: record of trial '3a' lacks the field(s) test_acc" in error
     assert not (tmp_path / "README.md").exists()
+
+
+@pytest.fixture
+def small_mount(tmp_path):
+    """mount(options) -> a folder on a tmpfs of 512 KB with those options; skipped where mounting is not allowed."""
+    mounted = []
+
+    def mount(options):
+        folder = tmp_path / f"mount{len(mounted)}"
+        folder.mkdir()
+        run = subprocess.run(["mount", "-t", "tmpfs", "-o", f"{options},size=512k", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+        if run.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {run.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="mounts a tmpfs (root, Linux)")
+@pytest.mark.parametrize("options, reason", [("ro", "Read-only file system"), ("rw", "No space left on device")])
+def test_a_read_only_or_full_folder_stops_the_run_before_training(small_mount, capsys, options, reason):
+    out = small_mount(options) / "4a.json"
+    assert iter4.main("short", iter4.TRIALS, argv=["--limit", "256", "--no-progress", "--no-plots", "--out",
+                                                   str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"error: {out.parent}: cannot write there ({reason}); give --out a folder you can write to\n"
+    assert "trials to run" not in captured.out

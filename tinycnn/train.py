@@ -46,7 +46,10 @@ def summary(model, input_shape, dtype=np.float32):
     return "\n".join(lines)
 
 
-def train_epoch(model, loader, optimizer, epoch=1, progress=True, scheduler=None):
+EXPLODED = 1000.0  # a loss this many times the run's first one: the run has diverged, even while it is finite
+
+
+def train_epoch(model, loader, optimizer, epoch=1, progress=True, scheduler=None, first_loss=None):
     """One pass over ``loader``: forward, cross-entropy on log-softmax output, backward, step.
 
     ``scheduler``, if given, is stepped after every optimizer step (a
@@ -56,14 +59,23 @@ def train_epoch(model, loader, optimizer, epoch=1, progress=True, scheduler=None
     is ``cross_entropy`` of that output, exactly the study's (mathematically
     the same as NLL on log-probabilities).
 
-    Stops early if the loss stops being finite (a diverged run) and reports
-    the batch where that happened. Returns a dict: ``losses`` (one per batch),
-    ``running_accs`` (% after each batch), ``running_acc`` (% at the end),
-    ``diverged`` (bool), ``diverged_at_batch`` (int or None), ``seconds``.
+    The run has diverged at the first batch where its loss is more than
+    ``EXPLODED`` times ``first_loss`` (the run's first batch's loss; this
+    epoch's if not given), or where a gradient or the optimizer's state
+    (momentum, Adam's moments) stops being finite: one line says so when it
+    happens. Training goes on, as the study's did, until the loss itself
+    stops being finite: then nothing more can be learnt, and the epoch
+    stops there.
+
+    Returns a dict: ``losses`` (one per batch), ``running_accs`` (% after
+    each batch), ``running_acc`` (% at the end), ``diverged`` (bool),
+    ``diverged_at_batch`` (int or None, counted from 1), ``diverged_because``
+    (what was seen, or None), ``stopped`` (the loss stopped being finite),
+    ``seconds``.
     """
     model.train()
     losses, running_accs, correct, seen = [], [], 0, 0
-    diverged_at = None
+    diverged_at, because, stopped = None, None, False
     start = time.perf_counter()
     bar = tqdm(total=len(loader), desc=f"epoch {epoch}", disable=not progress, leave=True, dynamic_ncols=True)
     for batch_index, (images, labels) in enumerate(loader):
@@ -75,14 +87,25 @@ def train_epoch(model, loader, optimizer, epoch=1, progress=True, scheduler=None
         seen += len(labels)
         losses.append(loss_value)
         running_accs.append(100.0 * correct / seen)
-        if not math.isfinite(loss_value):
-            diverged_at = batch_index
+        first_loss = loss_value if first_loss is None else first_loss
+        stopped = not math.isfinite(loss_value)
+        watching = diverged_at is None  # until the first sign: the checks below read every gradient and state
+        problem = "the loss is not finite" if stopped else None
+        if watching and problem is None and loss_value > EXPLODED * abs(first_loss):
+            problem = f"the loss, {loss_value:.4g}, is over {EXPLODED:g} times the first batch's {first_loss:.4g}"
+        if not stopped:
+            loss.backward()
+            problem = problem or (_gradient_not_finite(model) if watching else None)
+            optimizer.step()
+            problem = problem or (_state_not_finite(optimizer) if watching else None)
+            if scheduler is not None:
+                scheduler.step()
+        if problem is not None and watching:
+            diverged_at, because = batch_index + 1, problem
+            tqdm.write(f"!! diverged at epoch {epoch}, batch {diverged_at}: {problem}")
+        if stopped:
             bar.set_postfix(loss="nan", acc=f"{100.0 * correct / seen:.2f}%")
             break
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
         if batch_index == 0:  # the rate estimate starts after the first batch, which may have compiled kernels
             bar.reset(total=len(loader))
         bar.update(1)
@@ -94,8 +117,27 @@ def train_epoch(model, loader, optimizer, epoch=1, progress=True, scheduler=None
         "running_acc": 100.0 * correct / max(seen, 1),
         "diverged": diverged_at is not None,
         "diverged_at_batch": diverged_at,
+        "diverged_because": because,
+        "stopped": stopped,
         "seconds": time.perf_counter() - start,
     }
+
+
+def _gradient_not_finite(model):
+    """'the gradient of <name> is not finite' for the first parameter whose gradient has a NaN or infinity, or None."""
+    for name, parameter in model.named_parameters():
+        if parameter.grad is not None and not np.isfinite(parameter.grad).all():
+            return f"the gradient of {name} is not finite"
+    return None
+
+
+def _state_not_finite(optimizer):
+    """'the optimizer's <state> is not finite' for the first array of its state with a NaN or infinity, or None."""
+    for state in optimizer.state.values():
+        for key, value in state.items():
+            if isinstance(value, np.ndarray) and not np.isfinite(value).all():
+                return f"the optimizer's {key} is not finite"
+    return None
 
 
 def evaluate(model, loader, desc="eval", progress=True, return_predictions=False):
