@@ -118,24 +118,22 @@ def source_digest(py_func):
 def source_files(py_func):
     """The tinycnn files whose code Numba compiles into ``py_func``'s machine code, sorted (see the module's
     docstring): its own, where each global name it uses comes from, and the same for each kernel it calls."""
-    files, seen, pending = set(), set(), [py_func]
-    while pending:
-        function = pending.pop()
-        if function in seen:
-            continue
-        seen.add(function)
-        own_file = inspect.getfile(function)
-        files.add(own_file)
-        origins = _import_origins(own_file, function.__module__)
-        global_names, attribute_names = _names_used(function.__code__)
+    if py_func not in _files_by_function:
+        _files_by_function[py_func] = frozenset()  # while this one is worked out: a kernel that calls itself
+        own_file = inspect.getfile(py_func)
+        files = {own_file}
+        origins = _import_origins(own_file, py_func.__module__)
+        global_names, attribute_names = _names_used(py_func.__code__)
         for name in global_names:
             origin = origins.get(name)
             if origin is not None and _is_ours(origin):
                 files.add(_module_file(origin))
-            kernels, module_files = _reached_through(function.__globals__.get(name), attribute_names)
-            pending.extend(kernel.py_func for kernel in kernels)
+            kernels, module_files = _reached_through(py_func.__globals__.get(name), attribute_names)
             files.update(module_files)
-    return sorted(files)
+            for kernel in kernels:
+                files.update(source_files(kernel.py_func))
+        _files_by_function[py_func] = frozenset(files)
+    return sorted(_files_by_function[py_func])
 
 
 def _is_ours(module_name):
@@ -164,20 +162,24 @@ def _reached_through(value, names, modules_seen=None):
 
 def _names_used(code):
     """(global names, attribute names) that ``code`` and the functions nested in it read."""
-    globals_, attributes = set(), set()
-    for instruction in dis.get_instructions(code):
-        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
-            globals_.add(instruction.argval)
-        elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD"):
-            attributes.add(instruction.argval)
-    for constant in code.co_consts:
-        if isinstance(constant, types.CodeType):
-            more_globals, more_attributes = _names_used(constant)
-            globals_ |= more_globals
-            attributes |= more_attributes
-    return globals_, attributes
+    if code not in _names_by_code:
+        globals_, attributes = set(), set()
+        for instruction in dis.get_instructions(code):
+            if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+                globals_.add(instruction.argval)
+            elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD"):
+                attributes.add(instruction.argval)
+        for constant in code.co_consts:
+            if isinstance(constant, types.CodeType):
+                more_globals, more_attributes = _names_used(constant)
+                globals_ |= more_globals
+                attributes |= more_attributes
+        _names_by_code[code] = (globals_, attributes)
+    return _names_by_code[code]
 
 
+_files_by_function = {}  # Python function of a kernel -> frozenset of its source files
+_names_by_code = {}  # code object -> (global names, attribute names)
 _origins_by_file = {}  # path -> {name bound by an import: the module it comes from}
 _digests_by_file = {}  # (path, mtime, size) -> the file's SHA-256
 
@@ -190,7 +192,7 @@ def _import_origins(path, module_name):
             tree = ast.parse(source.read(), path)
         package = module_name.rpartition(".")[0]
         origins = {}
-        for node in ast.walk(tree):
+        for node in tree.body:  # the module's own imports, at its top level
             if isinstance(node, ast.ImportFrom):
                 base = importlib.util.resolve_name("." * node.level + (node.module or ""), package) if node.level \
                     else node.module
