@@ -92,3 +92,19 @@ def test_every_kernel_of_tinycnn_has_the_dependency_cache():
                     if isinstance(value, Dispatcher) and value.py_func.__module__ == module.__name__]
     assert len(kernels) > 40
     assert [k.py_func.__qualname__ for k in kernels if not isinstance(k._cache, jit.DependencyCache)] == []
+
+
+def test_the_options_a_kernel_is_compiled_with_are_part_of_its_stamp():
+    """An edit to threads.prange_only() or to the options njit passes changes no kernel's file, only its options:
+    a cache keyed on the files alone would load machine code compiled with the old ones."""
+    from tinycnn.kernels.relu import relu_forward
+    from tinycnn.kernels.threads import prange_only
+
+    def stamp(**options):
+        cache = jit.njit(**options)(relu_forward.py_func)._cache
+        cache._stamp()
+        return cache._cache_file._source_stamp
+
+    assert stamp(parallel=prange_only()) == stamp(parallel=prange_only())
+    assert stamp(parallel=prange_only()) != stamp(parallel=dict(prange_only(), prange=False))
+    assert stamp() != stamp(boundscheck=True)

@@ -19,16 +19,22 @@ tinycnn file that the kernel's code is made from:
   which Numba also freezes into the code);
 - for each helper kernel it calls, the same again, down to the leaves.
 
-So an edit to ``im2col.py`` recompiles the kernels that call ``im2col`` (and
-``im2col`` itself) and nothing else, and reverting the edit recompiles them
-once more: the machine code always matches the files as they are. A kernel
+The stamp also holds the options the kernel is compiled with (``parallel``,
+``boundscheck``; they may come from another file, such as
+``threads.prange_only``), and Numba's own bounds-checking and optimisation
+settings.
+
+So an edit to ``im2col.py`` recompiles the kernels that call ``im2col``
+(and ``im2col`` itself) and nothing else, and reverting the edit
+recompiles them once more: the machine code always matches the files as
+they are. A kernel
 passed as an argument (``threads.run_in_parts`` gets the conv kernels as a
 function pointer) is not compiled into its caller, so it is not a
 dependency of it.
 
 The digest is worked out the first time a kernel is loaded or compiled, not
 at import: by then every module it names has been imported. It reads each
-file once per process (about 1 ms for all of tinycnn's kernels' files).
+file, and each kernel's code, once per process.
 
 This leans on Numba's cache classes (``numba.core.caching.FunctionCache``,
 its ``_cache_file`` and that file's ``_source_stamp``) and on the
@@ -42,6 +48,7 @@ import dis
 import hashlib
 import importlib.util
 import inspect
+import json
 import os
 import sys
 import types
@@ -60,24 +67,29 @@ def njit(function=None, **options):
     """
 
     def compile_with_our_cache(py_func):
+        options_text = json.dumps(options, sort_keys=True, default=repr)  # now: Numba empties the parallel dict later
         dispatcher = numba.njit(**options)(py_func)
         if hasattr(dispatcher, "_cache"):  # not NUMBA_DISABLE_JIT
-            dispatcher._cache = DependencyCache(py_func)  # where cache=True would put a FunctionCache
+            dispatcher._cache = DependencyCache(py_func, options_text)  # where cache=True would put a FunctionCache
         return dispatcher
 
     return compile_with_our_cache if function is None else compile_with_our_cache(function)
 
 
 class DependencyCache(FunctionCache):
-    """Numba's disk cache of one kernel, stamped with the digest of every tinycnn file its code comes from."""
+    """Numba's disk cache of one kernel, stamped with the digest of every tinycnn file its code comes from, and
+    with the options it is compiled with (``parallel=...``, and Numba's bounds checking and optimisation level,
+    which its own cache does not tell apart either)."""
 
-    def __init__(self, py_func):
+    def __init__(self, py_func, options_text=""):
         super().__init__(py_func)
-        self._stamped = False
+        self._options_text, self._stamped = options_text, False
 
     def _stamp(self):
         if not self._stamped:
-            self._cache_file._source_stamp = ("tinycnn sources", source_digest(self._py_func))
+            knobs = f"boundscheck={numba.config.BOUNDSCHECK} opt={numba.config.OPT}"
+            self._cache_file._source_stamp = ("tinycnn sources", source_digest(self._py_func), self._options_text,
+                                              knobs)
             self._stamped = True
 
     def load_overload(self, sig, target_context):
