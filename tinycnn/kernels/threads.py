@@ -33,8 +33,10 @@ unwritten. So a part kernel ends with ``return True``, the wrapper returns
 False when it stopped on an exception, and ``_run_parts`` keeps what each
 part returned: ``run_in_parts`` then raises ``KernelError`` (or
 ``KernelMemoryError``, a ``MemoryError``) naming the kernel and the part,
-with the part's own exception as the cause, found by running that part
-once more from Python, where exceptions do come back. Never garbage.
+with the part's own exception as the cause. The wrapper hands that
+exception to ``sys.unraisablehook`` (which would print it), so while the
+parts run, the hook keeps it instead; failing that, the part runs once
+more from Python, where exceptions do come back. Never garbage.
 
 Each thread calls BLAS on its own small matrices. BLAS threads of its own
 would compete with those:
@@ -54,6 +56,7 @@ outside them it is as the user left it.
 """
 
 import contextlib
+import sys
 
 import numba
 import numpy as np
@@ -109,26 +112,36 @@ def run_in_parts(kernel, count, n_parts, *args):
     docstring).
     """
     finished = np.zeros(parts_for(count, n_parts), dtype=np.bool_)
-    _run_parts(_as_function_pointer(kernel, args), finished, *args)
+    pointer = _as_function_pointer(kernel, args)
+    errors = []
+    reporting = sys.unraisablehook  # where the pointer's wrapper hands a part's exception: kept, not printed
+    sys.unraisablehook = errors.append
+    try:
+        _run_parts(pointer, finished, *args)
+    finally:
+        sys.unraisablehook = reporting
     if not finished.all():
-        _raise_for_unfinished_part(kernel, finished, args)
+        _raise_for_unfinished_part(kernel, finished, args, errors)
 
 
-def _raise_for_unfinished_part(kernel, finished, args):
-    """Raise KernelError for the first part that did not finish, with that part's exception as the cause: the
-    part runs once more, called from Python, where the exception comes back (Numba only printed it)."""
+def _raise_for_unfinished_part(kernel, finished, args, errors):
+    """Raise KernelError for the first part that did not finish, with the part's own exception as the cause: the
+    one its wrapper handed over (``errors``), or else the one running that part again from Python raises."""
     part, n_parts = int(np.flatnonzero(~finished)[0]), finished.size
     what = (f"{getattr(kernel, '__name__', kernel)}: part {part} of the {n_parts} it was split into stopped before "
             f"its end, so its outputs are not valid")
-    try:
-        kernel(*args, part, n_parts)
-    except MemoryError as error:
-        raise KernelMemoryError(f"{what}: out of memory ({error}). Use a smaller batch or input, or free memory")\
-            from error
-    except Exception as error:
-        raise KernelError(f"{what}: {type(error).__name__}: {error}") from error
-    raise KernelError(f"{what}; run again it did finish, so the error (printed above by Numba) depends on the moment "
-                      "(memory, most likely)")
+    cause = next((report.exc_value or report.exc_type() for report in errors if report.exc_type is not None), None)
+    if cause is None:
+        try:
+            kernel(*args, part, n_parts)
+        except Exception as error:  # noqa: BLE001  (whatever it is, it is the cause)
+            cause = error
+    if isinstance(cause, MemoryError):
+        raise KernelMemoryError(f"{what}: out of memory ({cause}). Use a smaller batch or input, or free memory") \
+            from cause
+    if cause is not None:
+        raise KernelError(f"{what}: {type(cause).__name__}: {cause}") from cause
+    raise KernelError(f"{what}; run again it did finish, so the error depended on the moment (memory, most likely)")
 
 
 def parts_for(count, n_parts):
@@ -181,8 +194,10 @@ def _kind(value):
 def _as_function_pointer(kernel, args):
     """``kernel`` compiled for ``args`` plus (part, n_parts), as a value that Numba passes to a kernel as a
     function pointer (a first-class function) rather than compiling it into the caller."""
-    if not hasattr(kernel, "overloads"):  # NUMBA_DISABLE_JIT=1: a plain Python function
-        return kernel
+    if not hasattr(kernel, "overloads"):
+        if numba.config.DISABLE_JIT:  # every kernel is a plain Python function, called by a plain loop
+            return kernel
+        raise TypeError(f"run_in_parts runs a Numba kernel (made with @njit); {kernel!r} is not one")
     key = (kernel, tuple(map(_kind, args)))
     pointer = _pointers.get(key)
     if pointer is None:
@@ -191,7 +206,8 @@ def _as_function_pointer(kernel, args):
         compiled = kernel.overloads[signature]
         if numba.types.unliteral(compiled.signature.return_type) != numba.types.boolean:
             raise TypeError(f"{kernel.__name__}: a kernel run by run_in_parts ends with 'return True' (so that a part "
-                            f"stopped by an exception can be told apart); it returns {compiled.signature.return_type}")
+                            f"stopped by an exception can be told apart); it returns {compiled.signature.return_type}"
+                            " (if it has that line: can it reach it, or does every path raise?)")
         pointer = _pointers[key] = _KernelPointer(compiled)
     return pointer
 
