@@ -22,7 +22,7 @@ from tinycnn.files import atomic_write
 from tinycnn.train import evaluate
 
 from harness import DEFAULT_DATA_DIR
-from outputs import RUNS_DIR
+from outputs import RUNS_DIR, OutputError, check_writable
 from models import MODELS
 
 
@@ -52,9 +52,20 @@ def confusion_matrix(labels, predictions, classes=10):
 def format_confusion(matrix):
     lines = ["true \\ said " + "".join(f"{c:>6}" for c in range(len(matrix))) + "   accuracy"]
     for digit, row in enumerate(matrix):
-        accuracy = 100.0 * row[digit] / max(row.sum(), 1)
-        lines.append(f"{digit:>12} " + "".join(f"{count:>6}" for count in row) + f"   {accuracy:6.2f} %")
+        accuracy = f"{100.0 * row[digit] / row.sum():6.2f} %" if row.sum() else "    no images"
+        lines.append(f"{digit:>12} " + "".join(f"{count:>6}" for count in row) + f"   {accuracy}")
     return "\n".join(lines)
+
+
+def hardest_and_most_confused(matrix):
+    """One line: the digit with the lowest accuracy among those with images, and the most frequent mistake."""
+    shown = matrix.sum(axis=1) > 0
+    accuracy = np.where(shown, np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1), np.inf)
+    mistakes = matrix - np.diag(np.diag(matrix))
+    if not mistakes.any():
+        return "no mistakes"
+    true, said = np.unravel_index(np.argmax(mistakes), matrix.shape)
+    return f"hardest digit: {int(np.argmin(accuracy))}; most frequent mistake: {true} read as {said}"
 
 
 def draw_confusion(matrix, title, path):
@@ -89,10 +100,13 @@ def main(argv=None):
                                                  "experiments/runs/<checkpoint>.confusion.png, which git ignores)")
     parser.add_argument("--no-plots", action="store_true", help="no picture")
     args = parser.parse_args(argv)
+    png = None if args.no_plots else args.png or RUNS_DIR / args.checkpoint.with_suffix(".confusion.png").name
     try:
+        if png is not None:
+            check_writable({Path(png).parent: "--png"})
         model, checkpoint = load_model(args.checkpoint)
         data = load_mnist(args.data_dir)
-    except (tinycnn.CheckpointError, DataError, KeyError, ValueError) as error:
+    except (tinycnn.CheckpointError, DataError, KeyError, ValueError, OutputError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     images, labels = data["test_images"][: args.limit], data["test_labels"][: args.limit]
@@ -103,13 +117,14 @@ def main(argv=None):
           f"{checkpoint.get('epoch')}")
     print(f"held-out test accuracy {accuracy:.2f} % ({correct:,} / {total:,})\n")
     print(format_confusion(matrix))
-    worst = int(np.argmin(np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)))
-    print(f"\nhardest digit: {worst}; most frequent mistake: "
-          + "{} read as {}".format(*np.unravel_index(np.argmax(matrix - np.diag(np.diag(matrix))), matrix.shape)))
-    if not args.no_plots:
-        png = args.png or RUNS_DIR / args.checkpoint.with_suffix(".confusion.png").name
-        if draw_confusion(matrix, f"{checkpoint['model_name']}: {accuracy:.2f} % of {total:,} test images", png):
-            print(f"confusion matrix drawn to {png}")
+    print("\n" + hardest_and_most_confused(matrix))
+    if png is not None:
+        try:
+            if draw_confusion(matrix, f"{checkpoint['model_name']}: {accuracy:.2f} % of {total:,} test images", png):
+                print(f"confusion matrix drawn to {png}")
+        except OSError as error:  # the figures are printed above
+            print(f"error: cannot write {error.filename or png}: {error.strerror or error}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -246,10 +246,14 @@ class Progress:
 
 
 class Checkpoints:
-    """A trial's two files: ``<id>.last.npz`` to resume from, ``<id>.npz`` with the kept epoch's weights."""
+    """A trial's two files: ``<id>.last.npz`` to resume from, ``<id>.npz`` with the kept epoch's weights.
 
-    def __init__(self, folder, trial):
-        self.folder, self.trial = Path(folder), trial
+    ``settings`` are what else a resumed run must share with the one that
+    wrote the checkpoint, besides the trial: the --limit and the data.
+    """
+
+    def __init__(self, folder, trial, settings=None):
+        self.folder, self.trial, self.settings = Path(folder), trial, settings or {}
         self.last, self.kept = self.folder / f"{trial.id}.last.npz", self.folder / f"{trial.id}.npz"
 
     def save_last(self, model, optimizer, scheduler, generators, progress):
@@ -257,7 +261,7 @@ class Checkpoints:
         tinycnn.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                       "scheduler": scheduler.state_dict(), "progress": state,
                       "generators": [g.bit_generator.state for g in generators],
-                      "trial": dataclasses.asdict(self.trial)}, self.last)
+                      "trial": dataclasses.asdict(self.trial), "settings": self.settings}, self.last)
 
     def save_kept(self, progress, record=None):
         tinycnn.save({"model_name": self.trial.model, "model": progress.kept_state, "epoch": progress.kept_epoch,
@@ -269,6 +273,13 @@ class Checkpoints:
         if state["trial"] != dataclasses.asdict(self.trial):
             raise ValueError(f"{self.last}: written by another configuration of trial {self.trial.id}; "
                              "resume with the same flags, or start afresh without --resume")
+        saved = state.get("settings", {})
+        differ = [key for key in self.settings if saved.get(key) != self.settings[key]]
+        if differ:
+            shown = "; ".join("other data files" if key == "data_sha256" else
+                              f"{key} {saved.get(key)!r} there, {self.settings[key]!r} here" for key in differ)
+            raise ValueError(f"{self.last}: written by a run with other settings ({shown}); resume with the same "
+                             "ones, or start afresh without --resume")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -277,7 +288,7 @@ class Checkpoints:
         return Progress(**state["progress"])
 
 
-def train(trial, model, loaders, args, train_rng, shuffle_rng, checkpoints_folder):
+def train(trial, model, loaders, args, train_rng, shuffle_rng, checkpoints_folder, data_sha256=None):
     """The epochs of one trial; stops where the loss stops being finite (or at --stop-after). Returns the run's
     Progress and Checkpoints (None if the trial keeps none).
 
@@ -288,7 +299,8 @@ def train(trial, model, loaders, args, train_rng, shuffle_rng, checkpoints_folde
     optimizer = build_optimizer(trial, model.parameters())
     scheduler, per_batch = build_scheduler(trial, optimizer, len(train_loader))
     generators = (train_rng, shuffle_rng, default_generator())  # augmentation, order, dropout
-    checkpoints = Checkpoints(checkpoints_folder, trial) if trial.checkpoint else None
+    settings = {"limit": args.limit, "data_sha256": data_sha256}
+    checkpoints = Checkpoints(checkpoints_folder, trial, settings) if trial.checkpoint else None
     progress = Progress()
     if args.resume:
         if checkpoints is None or not checkpoints.last.exists():
@@ -454,7 +466,7 @@ def run_trial(trial, data, args, checkpoints_folder, plots=None):
     val_loader = BatchLoader(val_images, val_labels, 1000, Normalize()) if trial.val else None
     test_loader = BatchLoader(data["test_images"], data["test_labels"], 1000, Normalize())
     progress, checkpoints = train(trial, model, (train_loader, val_loader, test_loader), args, train_rng, shuffle_rng,
-                                  checkpoints_folder)
+                                  checkpoints_folder, data["sha256"])
     if progress.epoch < trial.epochs and not stopped(progress):
         print(f"stopped after epoch {progress.epoch} as asked (--stop-after); --resume continues from "
               f"{checkpoints.last if checkpoints else 'a checkpoint (use --checkpoints)'}")
@@ -517,11 +529,13 @@ def main(description, trials, record_name=None, argv=None, finish=None):
     selected = [t for t in trials if args.trial in (None, t.id)]
     try:
         places = outputs.plan(args, selected, record_name)
-        keeps_checkpoints = any(with_overrides(t, args).checkpoint for t in selected)
-        outputs.check_writable([path.parent for path in places.records.values()]
-                               + ([places.checkpoints] if keeps_checkpoints else [])
-                               + ([places.plots] if not args.no_plots else []))
-        with outputs.claimed(places.records.values()):
+        keeping = [t for t in selected if with_overrides(t, args).checkpoint]
+        folders = {path.parent: "--out" for path in places.records.values()}
+        folders.update({places.checkpoints: "--checkpoints" if args.checkpoints else "--out"} if keeping else {})
+        folders.update({places.plots: "--out"} if not args.no_plots else {})
+        outputs.check_writable(folders)
+        checkpoint_files = [Checkpoints(places.checkpoints, t).kept for t in keeping]  # .last is written with it
+        with outputs.claimed(list(places.records.values()) + checkpoint_files):
             return run_selected(selected, args, places, record_name, finish)
     except OutputError as error:
         print(f"error: {error}", file=sys.stderr)

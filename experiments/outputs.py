@@ -16,10 +16,11 @@ the records):
 Before training, every folder is created and written to (a megabyte,
 removed again), so that a read-only folder, a full disk or a path under a
 file stop the run at once with one line naming the path, not after an
-hour of training. Each record is then claimed with a lock beside it
-(``.NAME.lock``, an ``flock``, which the system releases when the process
-ends, however it ends): a second run on the same output is refused while
-the first runs.
+hour of training. Each record and kept checkpoint is then claimed with a
+lock beside it (``.NAME.lock``, an ``flock``, which the system releases
+when the process ends, however it ends): a second run on the same output
+is refused while the first runs. ``--out`` and ``--checkpoints`` may not
+point into ``experiments/results`` but with ``--update-results``.
 
 After a run of a committed trial, ``compare`` says how its figures stand
 against the committed record: the same bits, or which differ, and whether
@@ -69,31 +70,47 @@ def plan(args, trials, record_name):
     else:
         root = args.out if args.out is not None else RESULTS_DIR if args.update_results else RUNS_DIR
         records, one_file = {trial.id: root / record_name(trial) for trial in trials}, False
-    return Outputs(records, args.checkpoints or root / "checkpoints", root / "plots", one_file)
+    places = Outputs(records, args.checkpoints or root / "checkpoints", root / "plots", one_file)
+    if not args.update_results:
+        for flag, path in [("--out", args.out), ("--checkpoints", args.checkpoints)]:
+            if path is not None and Path(path).resolve().is_relative_to(RESULTS_DIR.resolve()):
+                raise OutputError(f"{flag} {path}: that is where the committed results are; --update-results "
+                                  "re-makes them (for the trials as defined), a run of its own goes elsewhere")
+    return places
 
 
 def check_writable(folders):
-    """Create each folder and write a megabyte in it (then remove it); OutputError naming the first that fails."""
-    for folder in dict.fromkeys(Path(f) for f in folders):
+    """Create each folder and write a megabyte in it (then remove it); OutputError naming the first that fails.
+
+    ``folders``: {folder: the flag that places it}. Folders this made are removed again if a check fails.
+    """
+    made = []
+    for folder, flag in folders.items():
+        folder = Path(folder)
         try:
+            missing = [parent for parent in [folder, *folder.parents] if not parent.exists()]
             folder.mkdir(parents=True, exist_ok=True)
+            made += reversed(missing)
             with tempfile.TemporaryFile(dir=folder, prefix=".tinycnn-probe-") as probe:
                 probe.write(bytes(PROBE_BYTES))
                 probe.flush()
                 os.fsync(probe.fileno())
         except OSError as error:
+            for path in reversed(made):
+                with contextlib.suppress(OSError):
+                    path.rmdir()
             reason = error.strerror or str(error)
             if isinstance(error, (FileExistsError, NotADirectoryError)):
                 reason = "a part of that path is a file, not a folder"
-            raise OutputError(f"{folder}: cannot write there ({reason}); give --out a folder you can write to") \
+            raise OutputError(f"{folder}: cannot write there ({reason}); give {flag} a folder you can write to") \
                 from error
 
 
 @contextlib.contextmanager
-def claimed(record_paths):
-    """Within this block each record path is this run's: OutputError if another run holds one of them."""
+def claimed(paths):
+    """Within this block each path is this run's: OutputError if another run holds one of them."""
     with contextlib.ExitStack() as locks:
-        for path in record_paths:
+        for path in paths:
             path = Path(path)
             if path.is_dir():
                 raise OutputError(f"{path}: is a folder; --out takes a folder, or a .json file for one record")
@@ -105,6 +122,7 @@ def claimed(record_paths):
 @contextlib.contextmanager
 def _lock(path):
     lock_path = path.parent / f".{path.name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
     handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

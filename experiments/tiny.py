@@ -74,7 +74,8 @@ def summary_lines(records):
 
 
 def write_summary(folder=TINY_DIR):
-    records = {trial: record for trial, record in load_records(folder).items() if "kept_epoch" in record}
+    # a run that kept no epoch (it diverged before its first was scored) has no accuracy to average
+    records = {trial: record for trial, record in load_records(folder).items() if record.get("kept_epoch")}
     if not records:
         return
     text = "\n".join([

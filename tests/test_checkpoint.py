@@ -70,6 +70,10 @@ def test_resume_after_an_epoch_equals_the_uninterrupted_run(tmp_path):
     run("whole")
     run("parts", "--stop-after", "1")
     assert not (tmp_path / "parts.json").exists()  # stopped: no record yet
+    other_limit = ["--trial", "tiny2k-s0", "--limit", "128", "--epochs", "2", "--val", "200", "--no-progress",
+                   "--no-plots", "--out", str(tmp_path / "parts.json"), "--checkpoints", str(tmp_path / "parts"),
+                   "--resume"]
+    assert harness.main("resume test", tiny.TRIALS, argv=other_limit) == 2  # refused: another --limit
     run("parts", "--resume")
     whole, parts = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("whole", "parts"))
     timings = {"train_seconds", "eval_seconds", "seconds_per_epoch", "checkpoint"}

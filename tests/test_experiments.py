@@ -249,3 +249,51 @@ def test_a_read_only_or_full_folder_stops_the_run_before_training(small_mount, c
     captured = capsys.readouterr()
     assert captured.err == f"error: {out.parent}: cannot write there ({reason}); give --out a folder you can write to\n"
     assert "trials to run" not in captured.out
+
+
+def test_a_step_that_breaks_the_weights_is_a_divergence_at_that_batch(tmp_path):
+    """At lr 1e39 the first step makes the weights infinite: the run diverged at batch 1, even with one batch."""
+    out = tmp_path / "4a.json"
+    assert iter4.main("short", iter4.TRIALS, argv=["--lr", "1e39", "--limit", "1024", "--no-progress", "--no-plots",
+                                                   "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["diverged_at"]["batch"] == 1 and "is not finite after the step" in record["diverged_at"]["because"]
+
+
+def test_a_diverged_run_that_kept_no_epoch_leaves_the_tiny_summary_working(tmp_path):
+    import tiny
+
+    argv = ["--trial", "tiny2k-s0", "--lr", "1e4", "--limit", "512", "--epochs", "1", "--val", "100", "--no-progress",
+            "--no-plots", "--out", str(tmp_path)]
+    assert harness.main("smoke", tiny.TRIALS, record_name=lambda trial: f"tiny/{trial.id}.json", argv=argv,
+                        finish=tiny.summarise) == 0
+    assert json.loads((tmp_path / "tiny" / "tiny2k-s0.json").read_text())["diverged"] is True
+
+
+def test_out_may_not_point_into_the_committed_results(capsys):
+    committed = committed_files()
+    for flags in (["--out", str(harness.RESULTS_DIR)], ["--out", str(harness.RESULTS_DIR / "iter4.json")],
+                  ["--checkpoints", str(harness.RESULTS_DIR / "checkpoints")]):
+        assert iter4.main("short", iter4.TRIALS, argv=["--limit", "256", "--no-progress", "--no-plots"] + flags) == 2
+        assert "that is where the committed results are; --update-results" in capsys.readouterr().err
+    assert committed_files() == committed
+
+
+def test_two_runs_sharing_a_checkpoints_folder_are_refused_while_the_first_runs(tmp_path, capsys):
+    import tiny
+
+    with outputs.claimed([tmp_path / "shared" / "tiny2k-s0.npz"]):
+        argv = ["--trial", "tiny2k-s0", "--limit", "256", "--epochs", "1", "--val", "100", "--no-progress",
+                "--no-plots", "--out", str(tmp_path / "b"), "--checkpoints", str(tmp_path / "shared")]
+        assert harness.main("smoke", tiny.TRIALS, argv=argv) == 2
+        assert "tiny2k-s0.npz: another run" in capsys.readouterr().err
+
+
+def test_a_failed_check_leaves_no_folders_behind(tmp_path, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    argv = ["--limit", "256", "--no-progress", "--out", str(tmp_path / "new" / "deeper"),
+            "--checkpoints", str(a_file / "checkpoints")]
+    assert iter1.main("short", iter1.TRIALS[:1], argv=argv + ["--trial", "1a"]) == 2
+    assert "give --checkpoints a folder you can write to" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]

@@ -82,8 +82,9 @@ def test_step_lr_multiplies_every_step_size_epochs():
 
 
 def test_bad_hyper_parameters_are_refused():
-    with pytest.raises(ValueError, match="lr must be >= 0"):
-        optim.SGD([Parameter(np.zeros(1))], lr=-1)
+    for lr in (-1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="lr must be a finite number >= 0"):
+            optim.SGD([Parameter(np.zeros(1))], lr=lr)
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.Adam([])
     with pytest.raises(ValueError, match="betas"):

@@ -61,9 +61,9 @@ def train_epoch(model, loader, optimizer, epoch=1, progress=True, scheduler=None
 
     The run has diverged at the first batch where its loss is more than
     ``EXPLODED`` times ``first_loss`` (the run's first batch's loss; this
-    epoch's if not given), or where a gradient or the optimizer's state
-    (momentum, Adam's moments) stops being finite: one line says so when it
-    happens. Training goes on, as the study's did, until the loss itself
+    epoch's if not given), or where a gradient, a parameter or the
+    optimizer's state (momentum, Adam's moments) stops being finite: one
+    line says so when it happens. Training goes on, as the study's did, until the loss itself
     stops being finite: then nothing more can be learnt, and the epoch
     stops there.
 
@@ -97,7 +97,7 @@ def train_epoch(model, loader, optimizer, epoch=1, progress=True, scheduler=None
             loss.backward()
             problem = problem or (_gradient_not_finite(model) if watching else None)
             optimizer.step()
-            problem = problem or (_state_not_finite(optimizer) if watching else None)
+            problem = problem or (_not_finite_after_step(model, optimizer) if watching else None)
             if scheduler is not None:
                 scheduler.step()
         if problem is not None and watching:
@@ -131,8 +131,12 @@ def _gradient_not_finite(model):
     return None
 
 
-def _state_not_finite(optimizer):
-    """'the optimizer's <state> is not finite' for the first array of its state with a NaN or infinity, or None."""
+def _not_finite_after_step(model, optimizer):
+    """What of the step's results first has a NaN or infinity: a parameter, or an array of the optimizer's state
+    (momentum, Adam's moments); None if nothing."""
+    for name, parameter in model.named_parameters():
+        if not np.isfinite(parameter.data).all():
+            return f"{name} is not finite after the step"
     for state in optimizer.state.values():
         for key, value in state.items():
             if isinstance(value, np.ndarray) and not np.isfinite(value).all():

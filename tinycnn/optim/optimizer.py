@@ -1,5 +1,7 @@
 """The Optimizer base: parameter groups, per-parameter state, the shared part of a step."""
 
+import math
+
 import numpy as np
 
 
@@ -30,8 +32,8 @@ class Optimizer:
         if not params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
         for name, value in defaults.items():
-            if isinstance(value, (int, float)) and value < 0:
-                raise ValueError(f"{type(self).__name__}: {name} must be >= 0, got {value}")
+            if isinstance(value, (int, float)) and not 0 <= value < math.inf:  # NaN fails both comparisons
+                raise ValueError(f"{type(self).__name__}: {name} must be a finite number >= 0, got {value}")
         self.defaults = dict(defaults)
         self.param_groups = [dict(defaults, params=params)]
         self.state = {}
