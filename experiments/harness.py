@@ -62,7 +62,7 @@ from tinycnn.train import evaluate, summary, train_epoch
 
 import outputs
 from models import MODELS
-from outputs import REPO, RESULTS_DIR, RUNS_DIR, OutputError
+from outputs import REPO, RESULTS_DIR, RUNS_DIR, OutputError, portable_path
 
 DEFAULT_DATA_DIR = REPO / "data" / "mnist"
 DEFAULT_SEED = 0
@@ -421,12 +421,6 @@ def make_record(trial, params, train_images, progress, study_metric, test, secon
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         **(validation_fields(trial, progress) if trial.val else {}),
     }
-
-
-def portable_path(path):
-    """``path`` relative to the repository when inside it (so that a record names no folder of this machine)."""
-    path = Path(path).resolve()
-    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def validation_fields(trial, progress):

@@ -45,6 +45,12 @@ RUNS_DIR = REPO / "experiments" / "runs"
 PROBE_BYTES = 2**20
 
 
+def portable_path(path):
+    """``path`` relative to the repository when inside it (so that a record names no folder of this machine)."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 class OutputError(Exception):
     """An output cannot be written, or another run is writing it. The message names the path."""
 
@@ -155,7 +161,7 @@ def committed_record(record_name, trial):
 
 def compare(record, committed, committed_path):
     """One line: how ``record`` stands against the committed one, and why it may differ."""
-    where = committed_path.relative_to(REPO) if committed_path.is_relative_to(REPO) else committed_path
+    where = portable_path(committed_path)
     differ = [label for key, label in FIGURES if key in committed and record.get(key) != committed.get(key)]
     if not differ:
         return f"the same figures as the committed record {where}, bit for bit"

@@ -63,9 +63,9 @@ def train_epoch(model, loader, optimizer, epoch=1, progress=True, scheduler=None
     ``EXPLODED`` times ``first_loss`` (the run's first batch's loss; this
     epoch's if not given), or where a gradient, a parameter or the
     optimizer's state (momentum, Adam's moments) stops being finite: one
-    line says so when it happens. Training goes on, as the study's did, until the loss itself
-    stops being finite: then nothing more can be learnt, and the epoch
-    stops there.
+    line says so when it happens. Training goes on, as the study's did,
+    until the loss itself stops being finite: then nothing more can be
+    learnt, and the epoch stops there.
 
     Returns a dict: ``losses`` (one per batch), ``running_accs`` (% after
     each batch), ``running_acc`` (% at the end), ``diverged`` (bool),
@@ -125,23 +125,24 @@ def train_epoch(model, loader, optimizer, epoch=1, progress=True, scheduler=None
 
 def _gradient_not_finite(model):
     """'the gradient of <name> is not finite' for the first parameter whose gradient has a NaN or infinity, or None."""
-    for name, parameter in model.named_parameters():
-        if parameter.grad is not None and not np.isfinite(parameter.grad).all():
-            return f"the gradient of {name} is not finite"
-    return None
+    name = _first_not_finite((name, p.grad) for name, p in model.named_parameters())
+    return None if name is None else f"the gradient of {name} is not finite"
 
 
 def _not_finite_after_step(model, optimizer):
     """What of the step's results first has a NaN or infinity: a parameter, or an array of the optimizer's state
     (momentum, Adam's moments); None if nothing."""
-    for name, parameter in model.named_parameters():
-        if not np.isfinite(parameter.data).all():
-            return f"{name} is not finite after the step"
-    for state in optimizer.state.values():
-        for key, value in state.items():
-            if isinstance(value, np.ndarray) and not np.isfinite(value).all():
-                return f"the optimizer's {key} is not finite"
-    return None
+    name = _first_not_finite((name, p.data) for name, p in model.named_parameters())
+    if name is not None:
+        return f"{name} is not finite after the step"
+    key = _first_not_finite(item for state in optimizer.state.values() for item in state.items())
+    return None if key is None else f"the optimizer's {key} is not finite"
+
+
+def _first_not_finite(named_values):
+    """The name of the first array among (name, value) pairs that holds a NaN or an infinity; other values pass."""
+    return next((name for name, value in named_values
+                 if isinstance(value, np.ndarray) and not np.isfinite(value).all()), None)
 
 
 def evaluate(model, loader, desc="eval", progress=True, return_predictions=False):

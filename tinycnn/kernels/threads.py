@@ -92,7 +92,7 @@ def _run_parts(kernel, finished, *args):
     """kernel(*args, part, n_parts) for every part, on Numba's threads; finished[part] = what it returned.
 
     finished: (n_parts,) bool: True where the part kernel reached its ``return True``, False where it stopped on
-    an exception (the wrapper of a function pointer prints it and returns False)
+    an exception (the wrapper of a function pointer hands it to sys.unraisablehook and returns False)
     """
     n_parts = finished.size
     for part in prange(n_parts):
