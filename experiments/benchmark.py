@@ -330,7 +330,7 @@ def main(argv=None):
     import scipy.linalg.cython_blas  # noqa: F401  (load the BLAS that tinycnn's kernels call, to report it)
 
     from tinycnn.files import write_json
-    from tinycnn.kernels.threads import blas_in_use
+    from tinycnn.kernels.fast.threads import blas_in_use
 
     rounds = args.rounds or (1 if args.quick else 5)
     steps, warmup = (2, 1) if args.quick else (10, 3)

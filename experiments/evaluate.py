@@ -99,7 +99,16 @@ def main(argv=None):
     parser.add_argument("--png", type=Path, help="where to draw the confusion matrix (default: "
                                                  "experiments/runs/<checkpoint>.confusion.png, which git ignores)")
     parser.add_argument("--no-plots", action="store_true", help="no picture")
+    parser.add_argument("--kernels", choices=tinycnn.backend.MODES, default=tinycnn.backend.mode(),
+                        help="the kernels every op runs: fast (the default) or reference (the naive twins); the same "
+                             "as TINYCNN_KERNELS")
     args = parser.parse_args(argv)
+    with tinycnn.backend.use(args.kernels):  # the caller's kernel set back afterwards
+        return evaluate_checkpoint(args)
+
+
+def evaluate_checkpoint(args):
+    """``main``'s work: the checkpoint's model on the test images, its confusion matrix printed and drawn."""
     png = None if args.no_plots else args.png or RUNS_DIR / args.checkpoint.with_suffix(".confusion.png").name
     try:
         if png is not None:

@@ -55,7 +55,7 @@ from tinycnn.compile import compiling_notice, start_helper, warm_up
 from tinycnn.data import Augment, BatchLoader, DataError, Normalize, load_mnist
 from tinycnn.data.mnist import IMAGE_SIZE
 from tinycnn.files import write_json
-from tinycnn.kernels.threads import blas_in_use
+from tinycnn.kernels.fast.threads import blas_in_use
 from tinycnn.memory import keep_freed_memory
 from tinycnn.random import default_generator
 from tinycnn.train import evaluate, summary, train_epoch
@@ -152,6 +152,9 @@ def parse_args(description, trials, argv=None):
     parser.add_argument("--stop-after", type=int, metavar="K", help="stop after epoch K, as an interrupted run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--no-plots", action="store_true", help="no pictures")
+    parser.add_argument("--kernels", choices=tinycnn.backend.MODES, default=tinycnn.backend.mode(),
+                        help="the kernels every op runs: fast (the default), or reference, the naive twins, each op "
+                             "its own call (fusion off): minutes instead of seconds; the same as TINYCNN_KERNELS")
     args = parser.parse_args(argv)
     for name in ("epochs", "batch_size", "limit", "stop_after"):
         value = getattr(args, name)
@@ -174,6 +177,8 @@ def changed_settings(args):
         changed.append("--seed")
     if Path(args.data_dir).resolve() != DEFAULT_DATA_DIR.resolve():
         changed.append("--data-dir")
+    if args.kernels != "fast":  # the committed records are the fast kernels'
+        changed.append(f"--kernels {args.kernels}")
     return changed
 
 
@@ -228,7 +233,9 @@ def print_header(trial, params, train_images, model):
           f"batch {trial.batch_size}, {trial.optimizer} lr {trial.lr} momentum {trial.momentum} "
           f"weight decay {trial.weight_decay}, {trial.epochs} epoch(s), shuffle {trial.shuffle}, "
           f"{len(train_images):,} training images"
-          + (f", {trial.val:,} held out for validation" if trial.val else "") + f", seed {trial.seed}", flush=True)
+          + (f", {trial.val:,} held out for validation" if trial.val else "") + f", seed {trial.seed}"
+          + ("; on the reference kernels (the naive twins, each op its own call)"
+             if tinycnn.backend.mode() == "reference" else ""), flush=True)
     print(summary(model, (1,) + train_images.shape[1:]))
 
 
@@ -413,6 +420,7 @@ def make_record(trial, params, train_images, progress, study_metric, test, secon
         "running_acc_per_batch": [acc for epoch in history for acc in epoch["running_accs"]],
         "data_dir": portable_path(args.data_dir),
         "data_sha256": data["sha256"],
+        "kernels": args.kernels,
         "numba_threads": numba.get_num_threads(),
         "cpu": numba.config.CPU_NAME or llvmlite.binding.get_host_cpu_name(),  # what Numba compiled the kernels for
         # float32 results move with the BLAS kernel (see README, "Same seed, same numbers")
@@ -529,7 +537,8 @@ def main(description, trials, record_name=None, argv=None, finish=None):
         folders.update({places.plots: "--out"} if not args.no_plots else {})
         outputs.check_writable(folders)
         checkpoint_files = [Checkpoints(places.checkpoints, t).kept for t in keeping]  # .last is written with it
-        with outputs.claimed(list(places.records.values()) + checkpoint_files):
+        # every op of the run on the kernel set asked for (tinycnn/backend.py), the caller's set back afterwards
+        with outputs.claimed(list(places.records.values()) + checkpoint_files), tinycnn.backend.use(args.kernels):
             return run_selected(selected, args, places, record_name, finish)
     except OutputError as error:
         print(f"error: {error}", file=sys.stderr)

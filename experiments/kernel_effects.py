@@ -41,12 +41,14 @@ import types
 import numba
 import numpy as np
 
-from tinycnn.kernels.conv2d import conv2d_backward, conv2d_backward_part, conv2d_forward, conv2d_forward_part
-from tinycnn.kernels.conv2d_pool import bias_pool_relu, bias_pool_relu_any
-from tinycnn.kernels.conv2d_windows import conv2d_forward_windows, conv2d_forward_windows_part, pools_in_window_order
+from tinycnn.kernels.fast.conv2d import (conv2d_backward, conv2d_backward_part, conv2d_forward, conv2d_forward_part,
+                                         conv2d_forward_planes)
+from tinycnn.kernels.fast.conv2d_pool import bias_pool_relu, bias_pool_relu_any
+from tinycnn.kernels.fast.conv2d_windows import (conv2d_forward_windows, conv2d_forward_windows_part,
+                                                 pools_in_window_order)
 from tinycnn.kernels.maxpool2d import maxpool2d_backward, maxpool2d_forward
 from tinycnn.kernels.relu import relu_backward, relu_forward
-from tinycnn.kernels.threads import one_blas_thread
+from tinycnn.kernels.fast.threads import one_blas_thread
 
 LAYERS = {  # name: (input channels, size, filters, pool)
     "conv1": (1, 28, 16, 2),
@@ -72,14 +74,14 @@ def _gemm_through_a_temporary(a, transpose_a, b, transpose_b, beta, c):
 
 
 @numba.njit
-def _pool_plane_by_plane(conv, bias, kernel, stride, RW, relu, out, winner, conv_t, best, best_place):
+def _pool_plane_by_plane(conv, bias, kernel, stride, RW, relu, out, winner_place, conv_t, best, best_place):
     RH = conv.shape[1] // RW
     for f in range(conv.shape[0]):  # the 3x3 pool with its window as a constant, as the engine had it
         if kernel == 3 and stride == 3:
             bias_pool_relu(conv[f].reshape(RH, RW), bias[f], kernel=3, stride=3, relu=relu, out=out[f],
-                            winner=winner[f])
+                            winner_place=winner_place[f])
         else:
-            bias_pool_relu_any(conv[f].reshape(RH, RW), bias[f], kernel, stride, relu, out[f], winner[f])
+            bias_pool_relu_any(conv[f].reshape(RH, RW), bias[f], kernel, stride, relu, out[f], winner_place[f])
 
 
 def with_globals(function, **replacements):
@@ -109,9 +111,9 @@ def unfused(x, w, b, dout, pool):
     options = dict(stride=1, padding=0, relu=False, pool_kernel=0, pool_stride=0)
     conv, winner = conv2d_forward(x, w, b, n_parts=2, **options)
     activated = relu_forward(conv.reshape(-1)).reshape(conv.shape)
-    out, argmax = maxpool2d_forward(activated, pool, pool, pool, pool)
+    out, winner_index = maxpool2d_forward(activated, pool, pool, pool, pool)
     start = time.perf_counter()
-    dactivated = maxpool2d_backward(dout, argmax, conv.shape[2], conv.shape[3])
+    dactivated = maxpool2d_backward(dout, winner_index, conv.shape[2], conv.shape[3])
     dconv = relu_backward(dactivated.reshape(-1), activated.reshape(-1)).reshape(conv.shape)
     grads = conv2d_backward(dconv, x, w, conv[:0], winner, need_dx=True, need_dbias=True, n_parts=2, **options)
     return out, grads, start
@@ -130,15 +132,16 @@ def variants(in_window_order):
     def forward(**helpers):
         if in_window_order:
             return as_conv2d_forward(recompiled(conv2d_forward_windows, conv2d_forward_windows_part, **helpers))
-        return recompiled(conv2d_forward, conv2d_forward_part, **helpers)
+        return recompiled(conv2d_forward_planes, conv2d_forward_part, **helpers)
     return {
         "engine": fused_pair(forward(), recompiled(conv2d_backward, conv2d_backward_part)),
         "no fusion": unfused,
-        "no window order": fused_pair(recompiled(conv2d_forward, conv2d_forward_part),
+        "no window order": fused_pair(recompiled(conv2d_forward_planes, conv2d_forward_part),
                                       recompiled(conv2d_backward, conv2d_backward_part)),
         "no pool across filters": fused_pair(forward(bias_pool_relu_across_filters=_pool_plane_by_plane),
                                              recompiled(conv2d_backward, conv2d_backward_part)),
-        "no pool crop": fused_pair(recompiled(conv2d_forward, conv2d_forward_part, _extent_read_by_pool=_all_rows),
+        "no pool crop": fused_pair(recompiled(conv2d_forward_planes, conv2d_forward_part,
+                                              _extent_read_by_pool=_all_rows),
                                    recompiled(conv2d_backward, conv2d_backward_part, _extent_read_by_pool=_all_rows)),
         "no BLAS in place": fused_pair(forward(gemm=_gemm_through_a_temporary),
                                        recompiled(conv2d_backward, conv2d_backward_part,

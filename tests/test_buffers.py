@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinycnn.kernels.buffers import NUMPY_HUGE_PAGES_FROM, output_array
+from tinycnn.kernels.fast.buffers import NUMPY_HUGE_PAGES_FROM, output_array
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8])

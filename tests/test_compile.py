@@ -41,10 +41,10 @@ def test_clear_makes_the_kernels_compile_again(tmp_path):
 HELPER_FILLS_THE_CACHE = """
 import numpy as np
 from tinycnn.compile import start_helper
-from tinycnn.kernels.conv2d import conv2d_backward_part
-from tinycnn.kernels.conv2d_windows import conv2d_forward_windows_part
+from tinycnn.kernels.fast.conv2d import conv2d_backward_part
+from tinycnn.kernels.fast.conv2d_windows import conv2d_forward_windows_part
 from tinycnn.kernels.jit import in_cache
-from tinycnn.kernels.threads import _run_parts
+from tinycnn.kernels.fast.threads import _run_parts
 assert not in_cache(conv2d_backward_part)
 helper = start_helper(np.float32)
 print("helper", type(helper).__name__, "exit", helper.wait())

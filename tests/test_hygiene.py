@@ -59,7 +59,7 @@ def imported_modules(path):
 
 def test_the_autograd_core_imports_no_speed_machinery():
     imports = set(imported_modules(REPO / "tinycnn" / "tensor.py"))
-    forbidden = ("tinycnn.fusion", "tinycnn.kernels.threads", "tinycnn.kernels.blas", "threadpoolctl", "numba")
+    forbidden = ("tinycnn.fusion", "tinycnn.kernels.fast.threads", "tinycnn.kernels.fast.blas", "threadpoolctl", "numba")
     assert not [name for name in imports if name.startswith(forbidden)], imports
 
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from tinycnn.kernels import jit
-from tinycnn.kernels.conv2d import conv2d_backward_part, conv2d_forward_naive, conv2d_forward_part
-from tinycnn.kernels.threads import _run_parts
+from tinycnn.kernels.conv2d import conv2d_backward_naive
+from tinycnn.kernels.conv2d_im2col import conv2d_forward_im2col
+from tinycnn.kernels.fast.conv2d import conv2d_backward_part, conv2d_forward_part
+from tinycnn.kernels.fast.threads import _run_parts
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,13 +70,17 @@ def test_an_edit_to_a_helper_file_recompiles_what_is_built_from_it_and_only_that
 
 
 def test_a_kernel_depends_on_the_files_it_is_built_from_and_on_no_others():
-    names = {kernel: {Path(path).name for path in jit.source_files(kernel.py_func)}
-             for kernel in (conv2d_forward_part, conv2d_backward_part, conv2d_forward_naive, _run_parts)}
-    assert names[conv2d_forward_part] == {"conv2d.py", "im2col.py", "blas.py", "buffers.py", "conv2d_pool.py"}
-    assert names[conv2d_backward_part] == {"conv2d.py", "im2col.py", "blas.py", "buffers.py"}
-    # the naive conv runs ReLU's and max-pool's naive kernels; the pointer-called kernels are not part of the loop
-    assert names[conv2d_forward_naive] == {"conv2d.py", "relu.py", "maxpool2d.py"}
-    assert names[_run_parts] == {"threads.py"}
+    kernels_folder = REPO / "tinycnn" / "kernels"
+    names = {kernel: {Path(path).relative_to(kernels_folder).as_posix() for path in jit.source_files(kernel.py_func)}
+             for kernel in (conv2d_forward_part, conv2d_backward_part, conv2d_backward_naive, conv2d_forward_im2col,
+                            _run_parts)}
+    assert names[conv2d_forward_part] == {"fast/conv2d.py", "im2col.py", "fast/blas.py", "fast/buffers.py",
+                                          "fast/conv2d_pool.py"}
+    assert names[conv2d_backward_part] == {"fast/conv2d.py", "im2col.py", "fast/blas.py", "fast/buffers.py"}
+    assert names[conv2d_backward_naive] == {"conv2d.py"}  # the conv alone
+    assert names[conv2d_forward_im2col] == {"conv2d_im2col.py", "im2col.py"}
+    # the pointer-called kernels are not part of the loop that runs them
+    assert names[_run_parts] == {"fast/threads.py"}
 
 
 def test_every_kernel_of_tinycnn_has_the_dependency_cache():
@@ -98,7 +104,7 @@ def test_the_options_a_kernel_is_compiled_with_are_part_of_its_stamp():
     """An edit to threads.prange_only() or to the options njit passes changes no kernel's file, only its options:
     a cache keyed on the files alone would load machine code compiled with the old ones."""
     from tinycnn.kernels.relu import relu_forward
-    from tinycnn.kernels.threads import prange_only
+    from tinycnn.kernels.fast.threads import prange_only
 
     def stamp(**options):
         cache = jit.njit(**options)(relu_forward.py_func)._cache

@@ -22,7 +22,7 @@ from numba.core.dispatcher import Dispatcher
 
 import tinycnn
 from tinycnn.compile import every_op_model, warm_up
-from tinycnn.kernels.threads import KernelError, KernelMemoryError, prange_only, run_in_parts
+from tinycnn.kernels.fast.threads import KernelError, KernelMemoryError, prange_only, run_in_parts
 
 
 @numba.njit
@@ -89,7 +89,7 @@ CAPPED_CONV = """
 import resource
 import numpy as np
 from tinycnn import Tensor, nn
-from tinycnn.kernels.conv2d import conv2d_backward, conv2d_forward
+from tinycnn.kernels.fast.conv2d import conv2d_backward, conv2d_forward
 
 def vm_bytes():
     with open("/proc/self/status") as status:

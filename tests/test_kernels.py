@@ -12,9 +12,12 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from tinycnn.gradcheck import distinct_values
-from tinycnn.kernels.conv2d import conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_forward_naive
-from tinycnn.kernels.conv2d_windows import conv2d_forward_windows
-from tinycnn.kernels.im2col import col2im_add, im2col, im2col_windows
+from tinycnn.kernels.conv2d import conv2d_backward_naive, conv2d_forward_naive
+from tinycnn.kernels.conv2d_im2col import conv2d_backward_im2col, conv2d_forward_im2col
+from tinycnn.kernels.fast.conv2d import conv2d_backward, conv2d_forward
+from tinycnn.kernels.fast.conv2d_windows import conv2d_forward_windows
+from tinycnn.kernels.fast.im2col_windows import im2col_windows
+from tinycnn.kernels.im2col import col2im_add, im2col
 from tinycnn.kernels.linear import linear_backward, linear_backward_naive, linear_forward, linear_forward_naive
 from tinycnn.kernels.log_softmax import (log_softmax_backward, log_softmax_backward_naive, log_softmax_forward,
                                          log_softmax_forward_naive)
@@ -35,6 +38,28 @@ def assert_same(fast, naive, dtype):
 
 
 # ----- conv2d, with its optional ReLU and max-pool ---------------------------------------------
+
+
+def reference_forward(x, w, b, stride, padding, relu, pool_kernel, pool_stride):
+    """What the fast conv computes, by the reference kernels: the conv, then ReLU, then max-pool, each its own."""
+    out = conv2d_forward_naive(x, w, b, stride, padding)
+    if relu:
+        out = relu_forward_naive(out.ravel()).reshape(out.shape)
+    if pool_kernel:
+        out, _ = maxpool2d_forward_naive(out, pool_kernel, pool_kernel, pool_stride, pool_stride)
+    return out
+
+
+def reference_backward(dout, x, w, b, stride, padding, relu, pool_kernel, pool_stride):
+    """The chain rule through those reference kernels, in reverse: pool, ReLU, conv."""
+    conv = conv2d_forward_naive(x, w, b, stride, padding)
+    activated = relu_forward_naive(conv.ravel()).reshape(conv.shape) if relu else conv
+    if pool_kernel:
+        _, winner_index = maxpool2d_forward_naive(activated, pool_kernel, pool_kernel, pool_stride, pool_stride)
+        dout = maxpool2d_backward_naive(dout, winner_index, conv.shape[2], conv.shape[3])
+    if relu:
+        dout = relu_backward_naive(dout.ravel(), activated.ravel()).reshape(conv.shape)
+    return conv2d_backward_naive(dout, x, w, stride, padding)
 
 
 @st.composite
@@ -108,33 +133,77 @@ WINDOW_ORDER_OVERLAPPING = conv_case((2, 1, 9, 8), (5, 1, 2, 2), pool_kernel=3, 
 @example(case=WINDOW_ORDER_OVERLAPPING)
 @given(case=conv_cases())
 def test_conv2d_matches_naive(dtype, case):
-    """The fast pair against the definition and the chain rule through the naive ReLU and pool, in both dtypes."""
+    """The fast pair against the reference conv, ReLU and pool, forward and backward, in both dtypes."""
     _, w_shape, options, n_parts, _, _ = case
     x, w, b, rng = conv_arrays(case, dtype)
     out, winner = conv2d_forward(x, w, b, n_parts=n_parts, **options)
-    assert_same(out, conv2d_forward_naive(x, w, b, **options), dtype)
+    assert_same(out, reference_forward(x, w, b, **options), dtype)
     assert winner.dtype == np.int8 and winner.shape[0] == (x.shape[0] if options["pool_kernel"] else 0)
     dout = rng.standard_normal(out.shape).astype(dtype)
     saved_out = out if options["relu"] else out[:0]  # as Conv2dFunction keeps it: only a ReLU needs the output
     fast = conv2d_backward(dout, x, w, saved_out, winner, need_dx=True, need_dbias=True, n_parts=n_parts, **options)
-    naive = conv2d_backward_naive(dout, x, w, b, **options)
+    naive = reference_backward(dout, x, w, b, **options)
     for got, expected in zip(fast, naive):
         assert_same(got, expected, dtype)
-    dx_skipped, dweight, _ = conv2d_backward(dout, x, w, saved_out, winner, need_dx=False, need_dbias=True, n_parts=n_parts,
-                                             **options)
+    dx_skipped, dweight, _ = conv2d_backward(dout, x, w, saved_out, winner, need_dx=False, need_dbias=True,
+                                             n_parts=n_parts, **options)
     assert dx_skipped.shape[0] == 0
     assert_same(dweight, naive[1], dtype)
     # a conv without bias (one before a BatchNorm): zeros as its bias, and no bias gradient asked for
     zeros = np.zeros_like(b)
     out, winner = conv2d_forward(x, w, zeros, n_parts=n_parts, **options)
-    assert_same(out, conv2d_forward_naive(x, w, zeros, **options), dtype)
+    assert_same(out, reference_forward(x, w, zeros, **options), dtype)
     saved_out = out if options["relu"] else out[:0]
     dx, dweight, dbias = conv2d_backward(dout, x, w, saved_out, winner, need_dx=True, need_dbias=False,
                                          n_parts=n_parts, **options)
-    naive = conv2d_backward_naive(dout, x, w, zeros, **options)
+    naive = reference_backward(dout, x, w, zeros, **options)
     assert_same(dx, naive[0], dtype)
     assert_same(dweight, naive[1], dtype)
     assert not dbias.any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@example(case=STRIDE_1_NO_PADDING)
+@example(case=WINDOW_ORDER_PADDED)
+@given(case=conv_cases())
+def test_conv2d_im2col_pair_matches_naive(dtype, case):
+    """The plain im2col + GEMM pair against the reference pair (the conv alone), in both dtypes."""
+    x, w, b, rng = conv_arrays(case, dtype)
+    stride, padding = case[2]["stride"], case[2]["padding"]
+    out = conv2d_forward_im2col(x, w, b, stride, padding)
+    assert_same(out, conv2d_forward_naive(x, w, b, stride, padding), dtype)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    for got, expected in zip(conv2d_backward_im2col(dout, x, w, stride, padding),
+                             conv2d_backward_naive(dout, x, w, stride, padding)):
+        assert_same(got, expected, dtype)
+
+
+@example(case=WINDOW_ORDER_PADDED)
+@given(case=conv_cases())
+def test_conv2d_naive_pair_is_its_index_sums(case):
+    """The reference pair against the index sums of the definition, in NumPy (einsum over every window): the
+    forward, and the backward's dweight and dx as sums over the output positions (no flip, no full correlation:
+    the naive backward's route to them is the derivation, this is the sum it must equal)."""
+    x, w, b, rng = conv_arrays(case, np.float64)
+    stride, padding = case[2]["stride"], case[2]["padding"]
+    KH, KW = w.shape[2:]
+    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    windows = np.lib.stride_tricks.sliding_window_view(x_pad, (KH, KW), axis=(2, 3))[:, :, ::stride, ::stride]
+    out = conv2d_forward_naive(x, w, b, stride, padding)
+    np.testing.assert_allclose(out, np.einsum("ncijhw,fchw->nfij", windows, w) + b[None, :, None, None],
+                               rtol=1e-10, atol=1e-10)
+    dout = rng.standard_normal(out.shape)
+    dx, dweight, dbias = conv2d_backward_naive(dout, x, w, stride, padding)
+    np.testing.assert_allclose(dbias, dout.sum(axis=(0, 2, 3)), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dweight, np.einsum("nfij,ncijhw->fchw", dout, windows), rtol=1e-10, atol=1e-10)
+    dx_pad = np.zeros_like(x_pad)
+    OH, OW = out.shape[2:]
+    for oh in range(OH):  # each output position adds dout * w onto the pixels under its window
+        for ow in range(OW):
+            dx_pad[:, :, oh * stride:oh * stride + KH, ow * stride:ow * stride + KW] += np.einsum(
+                "nf,fchw->nchw", dout[:, :, oh, ow], w)
+    np.testing.assert_allclose(dx, dx_pad[:, :, padding:padding + x.shape[2], padding:padding + x.shape[3]],
+                               rtol=1e-10, atol=1e-10)
 
 
 @given(conv_cases(), st.integers(1, 5))
@@ -211,7 +280,7 @@ def test_conv2d_forward_windows_matches_naive(dtype, case):
            // options["stride"] + 1 >= 2)  # room for one window
     out, winner = conv2d_forward_windows(x, w, b, stride=options["stride"], padding=options["padding"],
                                          relu=options["relu"], n_parts=n_parts)
-    assert_same(out, conv2d_forward_naive(x, w, b, **options), dtype)
+    assert_same(out, reference_forward(x, w, b, **options), dtype)
     if integers:
         assert np.array_equal(winner, conv2d_forward(x, w, b, n_parts=n_parts, **options)[1])
 
@@ -233,7 +302,7 @@ def test_conv2d_forward_windows_agrees_with_the_plane_forward_to_float32_roundin
     tolerance = 4 * np.finfo(np.float32).eps * scale  # a 10-term float32 sum, in either order
     np.testing.assert_allclose(out, plane_out, rtol=0, atol=tolerance)
     conv = conv2d_forward_naive(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), stride=1,
-                                padding=0, relu=False, pool_kernel=0, pool_stride=0)
+                                padding=0)
     windows = conv[:, :, :26, :26].reshape(8, 16, 13, 2, 13, 2).transpose(0, 1, 2, 4, 3, 5).reshape(8, 16, 13, 13, 4)
     best_two = np.sort(windows, axis=-1)[..., -2:]
     clear = best_two[..., 1] - best_two[..., 0] > 2 * tolerance
@@ -286,19 +355,19 @@ def test_maxpool2d_matches_naive(dtype, case):
     rng = np.random.default_rng(seed)
     # with ties (few distinct values) both must pick the same first maximum
     x = (rng.integers(0, 3, shape) if with_ties else distinct_values(rng, shape)).astype(dtype)
-    out, argmax = maxpool2d_forward(x, KH, KW, SH, SW)
-    naive_out, naive_argmax = maxpool2d_forward_naive(x, KH, KW, SH, SW)
+    out, winner_index = maxpool2d_forward(x, KH, KW, SH, SW)
+    naive_out, naive_winner_index = maxpool2d_forward_naive(x, KH, KW, SH, SW)
     assert_same(out, naive_out, dtype)
-    np.testing.assert_array_equal(argmax, naive_argmax)
+    np.testing.assert_array_equal(winner_index, naive_winner_index)
     dout = rng.standard_normal(out.shape).astype(dtype)
-    assert_same(maxpool2d_backward(dout, argmax, shape[2], shape[3]),
-                maxpool2d_backward_naive(dout, argmax, shape[2], shape[3]), dtype)
+    assert_same(maxpool2d_backward(dout, winner_index, shape[2], shape[3]),
+                maxpool2d_backward_naive(dout, winner_index, shape[2], shape[3]), dtype)
 
 
 def test_maxpool2d_first_maximum_wins_a_tie():
     x = np.array([[[[1.0, 3.0], [3.0, 0.0]]]])
-    out, argmax = maxpool2d_forward(x, 2, 2, 2, 2)
-    assert out[0, 0, 0, 0] == 3.0 and argmax[0, 0, 0, 0] == 1  # (0, 1) before (1, 0) in row-major order
+    out, winner_index = maxpool2d_forward(x, 2, 2, 2, 2)
+    assert out[0, 0, 0, 0] == 3.0 and winner_index[0, 0, 0, 0] == 1  # (0, 1) before (1, 0) in row-major order
 
 
 def test_maxpool2d_floor_drops_partial_windows():
@@ -375,7 +444,8 @@ from tinycnn.kernels.avgpool2d import (adaptive_avgpool2d_backward, adaptive_avg
                                        avgpool2d_backward, avgpool2d_backward_naive, avgpool2d_forward,
                                        avgpool2d_forward_naive)
 from tinycnn.kernels.batchnorm2d import (batchnorm2d_backward, batchnorm2d_backward_naive,  # noqa: E402
-                                         batchnorm2d_forward, batchnorm2d_forward_naive, batchnorm2d_statistics)
+                                         batchnorm2d_forward, batchnorm2d_forward_naive, batchnorm2d_statistics,
+                                         batchnorm2d_statistics_naive)
 from tinycnn.kernels.dropout import (dropout_backward, dropout_backward_naive, dropout_forward,  # noqa: E402
                                      dropout_forward_naive)
 
@@ -391,7 +461,8 @@ def test_batchnorm2d_matches_naive(dtype, shape, training, relu, seed):
     x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
     weight, bias = rng.standard_normal(shape[1]).astype(dtype), rng.standard_normal(shape[1]).astype(dtype)
     running_mean, running_var = rng.standard_normal(shape[1]).astype(dtype), rng.uniform(0.5, 2, shape[1]).astype(dtype)
-    naive_out, mean, var = batchnorm2d_forward_naive(x, weight, bias, running_mean, running_var, training, 1e-5, relu)
+    mean, var = batchnorm2d_statistics_naive(x) if training else (running_mean, running_var)
+    naive_out = batchnorm2d_forward_naive(x, weight, bias, mean, var, 1e-5, relu)
     if training:
         fast_mean, fast_var = batchnorm2d_statistics(x)
         assert_same(fast_mean, mean, dtype)
@@ -401,7 +472,7 @@ def test_batchnorm2d_matches_naive(dtype, shape, training, relu, seed):
     assert_same(out, naive_out, dtype)
     dout = rng.standard_normal(shape).astype(dtype)
     fast = batchnorm2d_backward(dout, x, out, weight, mean, var, training, 1e-5, relu)
-    naive = batchnorm2d_backward_naive(dout, x, weight, bias, mean, var, training, 1e-5, relu)
+    naive = batchnorm2d_backward_naive(dout, x, naive_out, weight, mean, var, training, 1e-5, relu)
     for got, expected in zip(fast, naive):
         np.testing.assert_allclose(got, expected, **({"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32
                                                      else TOLERANCE[dtype]))

@@ -52,13 +52,13 @@ def test_the_function_pointer_threads_py_passes():
 def test_the_gemm_blas_py_calls():
     import llvmlite.binding
 
-    import tinycnn.kernels.blas  # noqa: F401  (loads SciPy's BLAS, which numba_xxgemm calls)
+    import tinycnn.kernels.fast.blas  # noqa: F401  (loads SciPy's BLAS, which numba_xxgemm calls)
 
     internal("tinycnn/kernels/blas.py calls by name (numba_xxgemm, Numba's helper for np.dot)",
              lambda: llvmlite.binding.address_of_symbol("numba_xxgemm") is not None)
     a = np.arange(6.0).reshape(2, 3)
     c = np.zeros((2, 2))
-    tinycnn.kernels.blas.gemm(a, False, a, True, 0.0, c)
+    tinycnn.kernels.fast.blas.gemm(a, False, a, True, 0.0, c)
     np.testing.assert_allclose(c, a @ a.T)
 
 

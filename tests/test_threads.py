@@ -3,7 +3,7 @@
 import numpy as np
 from numba import njit
 
-from tinycnn.kernels.threads import _kind, run_in_parts
+from tinycnn.kernels.fast.threads import _type_key, run_in_parts
 
 
 @njit(cache=True)
@@ -44,6 +44,6 @@ def test_each_kind_of_argument_gets_its_own_compiled_kernel():
 
 
 def test_arguments_of_other_types_are_told_apart_as_numba_types_them():
-    assert _kind((1, 2)) != _kind((1.5, 2.5))  # a tuple is keyed by its Numba type, not by being a tuple
-    assert _kind(2**63) != _kind(1)  # Numba types the first uint64
-    assert _kind(np.float32(1)) != _kind(1.0) and _kind(True) != _kind(1)
+    assert _type_key((1, 2)) != _type_key((1.5, 2.5))  # a tuple is keyed by its Numba type, not by being a tuple
+    assert _type_key(2**63) != _type_key(1)  # Numba types the first uint64
+    assert _type_key(np.float32(1)) != _type_key(1.0) and _type_key(True) != _type_key(1)

@@ -55,19 +55,19 @@ import numpy as np
 from numba.core import event
 
 import tinycnn.functional as F
-from tinycnn import nn, optim
+from tinycnn import backend, nn, optim
 from tinycnn.data import Augment
 from tinycnn.data.augment import MNIST_MEAN, MNIST_STD, augment_part, normalize_batch
-from tinycnn.kernels import buffers
-from tinycnn.kernels.conv2d import conv2d_backward_part, conv2d_forward
-from tinycnn.kernels.conv2d_pool import bias_pool_relu_2x2, bias_pool_relu_across_filters, bias_pool_relu_any
-from tinycnn.kernels.conv2d_windows import conv2d_forward_windows_part
+from tinycnn.kernels.fast import buffers
+from tinycnn.kernels.fast.conv2d import conv2d_backward_part, conv2d_forward
+from tinycnn.kernels.fast.conv2d_pool import bias_pool_relu_2x2, bias_pool_relu_across_filters, bias_pool_relu_any
+from tinycnn.kernels.fast.conv2d_windows import conv2d_forward_windows_part
 from tinycnn.kernels.jit import in_cache
 from tinycnn.kernels.linear import linear_backward, linear_forward
 from tinycnn.kernels.log_softmax import log_softmax_backward, log_softmax_forward
 from tinycnn.kernels.nll import nll_backward, nll_forward
 from tinycnn.kernels.relu import relu_backward, relu_forward
-from tinycnn.kernels.threads import compile_loop_for
+from tinycnn.kernels.fast.threads import compile_loop_for
 from tinycnn.random import default_generator
 from tinycnn.tensor import Tensor, no_grad
 
@@ -158,7 +158,10 @@ def warm_up(model, image_shape=(1, 28, 28), dtype=np.float32, helper=True):
         optimizer.step()
         with no_grad():
             clone.eval()(images)
-        compile_conv_forward_and_data(dtype, image_shape)  # loaded by now, unless this model has no conv
+        if backend.mode() == "fast":
+            compile_conv_forward_and_data(dtype, image_shape)  # loaded by now, unless this model has no conv
+        else:  # the model's step above compiled the reference kernels it runs; the data's kernel is the same in both
+            compile_augmentation(dtype, image_shape)
     finally:
         default_generator().bit_generator.state = saved
         if started is not None and started.poll() is None:  # this process failed first: no need of the helper now
@@ -174,8 +177,7 @@ def compile_conv_forward_and_data(dtype, image_shape=(1, 28, 28)):
     """This process's half of a cold start: the augmentation, then the conv forward (which finds its pools in
     the cache: the other process compiled them first), then the small kernels (linear, log-softmax, NLL, both
     ways)."""
-    pictures = np.zeros((2,) + tuple(image_shape[1:]), dtype=np.uint8)
-    Augment(generator=np.random.default_rng(0), translate=0.1, dtype=dtype)(pictures)
+    compile_augmentation(dtype, image_shape)
     zeros = _zeros(dtype)
     conv2d_forward(zeros(2, 1, 6, 6), zeros(3, 1, 3, 3), zeros(3), stride=1, padding=0, relu=True, pool_kernel=2,
                    pool_stride=2, n_parts=numba.get_num_threads())
@@ -187,6 +189,12 @@ def compile_conv_forward_and_data(dtype, image_shape=(1, 28, 28)):
     log_softmax_backward(zeros(2, 10), zeros(2, 10))
     nll_forward(zeros(2, 10), np.zeros(2, dtype=np.int64))
     nll_backward(1.0, zeros(2, 10), np.zeros(2, dtype=np.int64))
+
+
+def compile_augmentation(dtype, image_shape=(1, 28, 28)):
+    """The augmentation's kernels, run on two blank pictures."""
+    pictures = np.zeros((2,) + tuple(image_shape[1:]), dtype=np.uint8)
+    Augment(generator=np.random.default_rng(0), translate=0.1, dtype=dtype)(pictures)
 
 
 def start_helper(dtype=np.float32):
@@ -202,8 +210,8 @@ def start_helper(dtype=np.float32):
     threads and calls no BLAS. Its output goes to a temporary file, which
     ``report_failure`` shows if it failed.
     """
-    if (os.cpu_count() or 1) < 2 or in_cache(conv2d_backward_part):
-        return None
+    if (os.cpu_count() or 1) < 2 or backend.mode() != "fast" or in_cache(conv2d_backward_part):
+        return None  # the helper compiles the fast kernels' half
     if sys.platform.startswith("linux") and threading.active_count() == 1:
         return _ForkedHelper(dtype)
     return _HelperProcess(dtype)

@@ -4,34 +4,24 @@ Import it as PyTorch users do: ``import tinycnn.functional as F``.
 
 Each public function checks its inputs (shapes, dtypes), so that a mistake is
 reported in terms of the op and the shapes the user passed, then applies a
-``Function`` whose forward and backward call one kernel pair of
-``tinycnn.kernels``. One op takes a detour: with fusion on (the default),
-``conv2d`` returns a ``PendingConv2d`` (tinycnn/fusion.py), and a ``relu``
-or ``max_pool2d`` applied to it joins it instead of running its own
-kernel; the whole chain then runs as one ``Conv2dFunction``, whose kernel
-takes ``relu`` and ``pool_kernel`` options for exactly this.
+``Function`` whose forward and backward call one kernel pair: the one
+``tinycnn.backend.kernels(op)`` gives, fast (the default) or reference (the
+naive twins, with ``TINYCNN_KERNELS=reference``). The forward keeps that
+pair on ``ctx``, so the backward runs the same set.
 
-The conv and linear Functions hold BLAS at one thread while their kernels
-run (``kernels/threads.py`` says why: for the study's minimal model a
-training step is 3 times slower without it).
+One op takes a detour: with fusion on (the default, fast kernels only),
+``conv2d`` returns a ``Pending`` tensor (tinycnn/fusion.py), and a
+``relu`` or ``max_pool2d`` applied to it joins it instead of running its
+own kernel; the whole chain then runs as one ``Conv2dFunction``, whose
+fast kernel takes ``relu`` and ``pool_kernel`` options for exactly this.
+``batch_norm`` does the same with a ``relu``.
 """
 
-import numba
 import numpy as np
 
 from tinycnn import fusion
-from tinycnn.kernels.avgpool2d import (adaptive_avgpool2d_backward, adaptive_avgpool2d_forward,
-                                       avgpool2d_backward, avgpool2d_forward)
-from tinycnn.kernels.batchnorm2d import batchnorm2d_backward, batchnorm2d_forward, batchnorm2d_statistics
-from tinycnn.kernels.conv2d import conv2d_backward, conv2d_forward, conv2d_output_size
-from tinycnn.kernels.conv2d_windows import conv2d_forward_windows, pools_in_window_order
-from tinycnn.kernels.dropout import dropout_backward, dropout_forward
-from tinycnn.kernels.linear import linear_backward, linear_forward
-from tinycnn.kernels.log_softmax import log_softmax_backward, log_softmax_forward
-from tinycnn.kernels.maxpool2d import maxpool2d_backward, maxpool2d_forward
-from tinycnn.kernels.nll import nll_backward, nll_forward
-from tinycnn.kernels.relu import relu_backward, relu_forward
-from tinycnn.kernels.threads import one_blas_thread
+from tinycnn.backend import kernels
+from tinycnn.kernels.conv2d import conv2d_output_size
 from tinycnn.random import default_generator
 from tinycnn.tensor import FLOAT_DTYPES, Function, Tensor
 
@@ -84,36 +74,26 @@ class Conv2dFunction(Function):
     on, a ReLU and a max-pool that follow join it by setting them.
     """
 
-    joins = ("relu", "max_pool2d")  # what tinycnn/fusion.py may fold into it
+    fuses_with = ("relu", "max_pool2d")  # the ops tinycnn/fusion.py may fold into it
 
     @staticmethod
     def forward(ctx, x, weight, bias, *, stride, padding, relu=False, pool_kernel=0, pool_stride=0):
+        forward_kernel, ctx.backward_kernel = kernels("conv2d")  # the chosen set's pair (tinycnn/backend.py)
         x, weight = _contiguous(x, weight)
         options = dict(stride=stride, padding=padding, relu=relu, pool_kernel=pool_kernel, pool_stride=pool_stride)
-        F, C, KH, KW = weight.shape
-        # a 2x2 pool after at least as many filters as C*KH*KW (the study's first layer) runs faster on columns
-        # in its window order (kernels/conv2d_windows.py)
-        with one_blas_thread():
-            if pools_in_window_order(F, C * KH * KW, pool_kernel, pool_stride):
-                out, winner = conv2d_forward_windows(x, weight, _bias_or_zeros(bias, weight), stride=stride,
-                                                     padding=padding, relu=relu, n_parts=numba.get_num_threads())
-            else:
-                out, winner = conv2d_forward(x, weight, _bias_or_zeros(bias, weight), n_parts=numba.get_num_threads(),
-                                             **options)
+        out, winner_place = forward_kernel(x, weight, _bias_or_zeros(bias, weight), **options)
         # the output is needed only to know where a ReLU passed gradients; without one, keep nothing
-        ctx.save_for_backward(x, weight, out if relu else out[:0], winner)
+        ctx.save_for_backward(x, weight, out if relu else out[:0], winner_place)
         ctx.options = options
         return out
 
     @staticmethod
     def backward(ctx, dout):
-        x, weight, out, winner = ctx.saved_tensors
-        need_dx = ctx.needs_input_grad[0]
-        with one_blas_thread():
-            dx, dweight, dbias = conv2d_backward(np.ascontiguousarray(dout), x, weight, out, winner, need_dx=need_dx,
-                                                 need_dbias=ctx.needs_input_grad[2], n_parts=numba.get_num_threads(),
-                                                 **ctx.options)
-        return (dx if need_dx else None), dweight, (dbias if ctx.needs_input_grad[2] else None)
+        x, weight, out, winner_place = ctx.saved_tensors
+        need_dx, need_dbias = ctx.needs_input_grad[0], ctx.needs_input_grad[2]
+        dx, dweight, dbias = ctx.backward_kernel(np.ascontiguousarray(dout), x, weight, out, winner_place,
+                                                 need_dx=need_dx, need_dbias=need_dbias, **ctx.options)
+        return (dx if need_dx else None), dweight, (dbias if need_dbias else None)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0):
@@ -175,16 +155,17 @@ def _pool_arguments(op, input, kernel_size, stride):
 class MaxPool2dFunction(Function):
     @staticmethod
     def forward(ctx, x, *, kernel_size, stride):
-        out, argmax = maxpool2d_forward(np.ascontiguousarray(x), kernel_size, kernel_size, stride, stride)
-        ctx.save_for_backward(argmax)
+        forward_kernel, ctx.backward_kernel = kernels("max_pool2d")
+        out, winner_index = forward_kernel(np.ascontiguousarray(x), kernel_size, kernel_size, stride, stride)
+        ctx.save_for_backward(winner_index)
         ctx.input_hw = x.shape[2:]
         return out
 
     @staticmethod
     def backward(ctx, dout):
-        (argmax,) = ctx.saved_tensors
+        (winner_index,) = ctx.saved_tensors
         H, W = ctx.input_hw
-        return maxpool2d_backward(np.ascontiguousarray(dout), argmax, H, W)
+        return ctx.backward_kernel(np.ascontiguousarray(dout), winner_index, H, W)
 
 
 def max_pool2d(input, kernel_size, stride=None):
@@ -209,16 +190,15 @@ def max_pool2d(input, kernel_size, stride=None):
 class LinearFunction(Function):
     @staticmethod
     def forward(ctx, x, weight, bias):
+        forward_kernel, ctx.backward_kernel = kernels("linear")
         x, weight = _contiguous(x, weight)
         ctx.save_for_backward(x, weight)
-        with one_blas_thread():
-            return linear_forward(x, weight, _bias_or_zeros(bias, weight))
+        return forward_kernel(x, weight, _bias_or_zeros(bias, weight))
 
     @staticmethod
     def backward(ctx, dout):
         x, weight = ctx.saved_tensors
-        with one_blas_thread():
-            dx, dweight, dbias = linear_backward(np.ascontiguousarray(dout), x, weight)
+        dx, dweight, dbias = ctx.backward_kernel(np.ascontiguousarray(dout), x, weight)
         return dx, dweight, (dbias if ctx.needs_input_grad[2] else None)
 
 
@@ -252,14 +232,15 @@ def linear(input, weight, bias=None):
 class ReLUFunction(Function):
     @staticmethod
     def forward(ctx, x):
-        out = relu_forward(np.ascontiguousarray(x).reshape(-1)).reshape(x.shape)
+        forward_kernel, ctx.backward_kernel = kernels("relu")
+        out = forward_kernel(np.ascontiguousarray(x).reshape(-1)).reshape(x.shape)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, dout):
         (out,) = ctx.saved_tensors
-        return relu_backward(np.ascontiguousarray(dout).reshape(-1), out.reshape(-1)).reshape(out.shape)
+        return ctx.backward_kernel(np.ascontiguousarray(dout).reshape(-1), out.reshape(-1)).reshape(out.shape)
 
 
 def relu(input):
@@ -275,12 +256,13 @@ def relu(input):
 class AvgPool2dFunction(Function):
     @staticmethod
     def forward(ctx, x, *, kernel_size, stride):
+        forward_kernel, ctx.backward_kernel = kernels("avg_pool2d")
         ctx.options, ctx.input_hw = (kernel_size, kernel_size, stride, stride), x.shape[2:]
-        return avgpool2d_forward(np.ascontiguousarray(x), *ctx.options)
+        return forward_kernel(np.ascontiguousarray(x), *ctx.options)
 
     @staticmethod
     def backward(ctx, dout):
-        return avgpool2d_backward(np.ascontiguousarray(dout), *ctx.options, *ctx.input_hw)
+        return ctx.backward_kernel(np.ascontiguousarray(dout), *ctx.options, *ctx.input_hw)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0):
@@ -301,12 +283,13 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0):
 class AdaptiveAvgPool2dFunction(Function):
     @staticmethod
     def forward(ctx, x, *, output_size):
+        forward_kernel, ctx.backward_kernel = kernels("adaptive_avg_pool2d")
         ctx.input_hw = x.shape[2:]
-        return adaptive_avgpool2d_forward(np.ascontiguousarray(x), *output_size)
+        return forward_kernel(np.ascontiguousarray(x), *output_size)
 
     @staticmethod
     def backward(ctx, dout):
-        return adaptive_avgpool2d_backward(np.ascontiguousarray(dout), *ctx.input_hw)
+        return ctx.backward_kernel(np.ascontiguousarray(dout), *ctx.input_hw)
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -340,12 +323,14 @@ class DropoutFunction(Function):
 
     @staticmethod
     def forward(ctx, x, *, key, p, group):
+        forward_kernel, ctx.backward_kernel = kernels("dropout")
         ctx.key, ctx.p, ctx.group = key, p, group
-        return dropout_forward(np.ascontiguousarray(x).reshape(-1), key, p, group).reshape(x.shape)
+        return forward_kernel(np.ascontiguousarray(x).reshape(-1), key, p, group).reshape(x.shape)
 
     @staticmethod
     def backward(ctx, dout):
-        return dropout_backward(np.ascontiguousarray(dout).reshape(-1), ctx.key, ctx.p, ctx.group).reshape(dout.shape)
+        flat = np.ascontiguousarray(dout).reshape(-1)
+        return ctx.backward_kernel(flat, ctx.key, ctx.p, ctx.group).reshape(dout.shape)
 
 
 def _dropout(op, input, p, training, generator, group_of, four_d=False):
@@ -389,15 +374,16 @@ class BatchNormFunction(Function):
     fusion on, a ReLU that follows joins it by setting ``relu``.
     """
 
-    joins = ("relu",)
+    fuses_with = ("relu",)  # the ops tinycnn/fusion.py may fold into it
 
     @staticmethod
     def forward(ctx, x, weight, bias, *, mean, var, training, eps, relu=False):
+        forward_kernel, ctx.backward_kernel = kernels("batch_norm")
         x = np.ascontiguousarray(x)
         C = x.shape[1]
         weight = np.ones(C, dtype=x.dtype) if weight is None else np.ascontiguousarray(weight)
         bias = np.zeros(C, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
-        out = batchnorm2d_forward(x, weight, bias, mean, var, eps, relu)
+        out = forward_kernel(x, weight, bias, mean, var, eps, relu)
         ctx.save_for_backward(x, weight, mean, var, out if relu else out[:0])  # the output only for a ReLU's mask
         ctx.training, ctx.eps, ctx.relu = training, eps, relu
         return out
@@ -406,8 +392,8 @@ class BatchNormFunction(Function):
     def backward(ctx, dout):
         x, weight, mean, var, out = ctx.saved_tensors
         # with a joined ReLU, the kernel lets dout through only where out > 0
-        return batchnorm2d_backward(np.ascontiguousarray(dout), x, out, weight, mean, var, ctx.training, ctx.eps,
-                                    ctx.relu)
+        return ctx.backward_kernel(np.ascontiguousarray(dout), x, out, weight, mean, var, ctx.training, ctx.eps,
+                                   ctx.relu)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
@@ -439,7 +425,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         count = N * H * W
         if count < 2:
             raise ValueError(f"{op}: training needs more than one value per channel, got input {input.shape}")
-        mean, var = batchnorm2d_statistics(np.ascontiguousarray(input.data))
+        batch_statistics, _ = kernels("batch_norm_statistics")
+        mean, var = batch_statistics(np.ascontiguousarray(input.data))
         if running[0] is not None:
             running[0] *= 1 - momentum
             running[0] += momentum * mean
@@ -464,7 +451,8 @@ class LogSoftmaxFunction(Function):
     def forward(ctx, x, *, dim):
         moved = np.moveaxis(x, dim, -1)  # the kernel works on rows: bring dim last
         rows = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
-        out_rows = log_softmax_forward(rows)
+        forward_kernel, ctx.backward_kernel = kernels("log_softmax")
+        out_rows = forward_kernel(rows)
         ctx.save_for_backward(out_rows)
         ctx.dim, ctx.moved_shape = dim, moved.shape
         return np.moveaxis(out_rows.reshape(moved.shape), -1, dim)
@@ -473,7 +461,7 @@ class LogSoftmaxFunction(Function):
     def backward(ctx, dout):
         (out_rows,) = ctx.saved_tensors
         dout_rows = np.ascontiguousarray(np.moveaxis(dout, ctx.dim, -1)).reshape(out_rows.shape)
-        dx_rows = log_softmax_backward(dout_rows, out_rows)
+        dx_rows = ctx.backward_kernel(dout_rows, out_rows)
         return np.moveaxis(dx_rows.reshape(ctx.moved_shape), -1, ctx.dim)
 
 
@@ -489,14 +477,15 @@ def log_softmax(input, dim=1):
 class NLLLossFunction(Function):
     @staticmethod
     def forward(ctx, logp, *, target):
+        forward_kernel, ctx.backward_kernel = kernels("nll_loss")
         logp = np.ascontiguousarray(logp)
         ctx.save_for_backward(logp, target)
-        return nll_forward(logp, target)
+        return forward_kernel(logp, target)
 
     @staticmethod
     def backward(ctx, dout):
         logp, target = ctx.saved_tensors
-        return nll_backward(dout.item(), logp, target)
+        return ctx.backward_kernel(dout.item(), logp, target)
 
 
 def _class_indices(op, target, batch, classes):

@@ -18,13 +18,15 @@ chain runs as one ``Conv2dFunction`` with ``relu=True`` and
 ``F.batch_norm`` does the same with the ReLU that usually follows it: the
 statistics are taken (and the running ones updated) when it is called, and
 the normalisation runs, with the ReLU in the same pass, when the value is
-read. A Function says what may join it in ``joins``.
+read. A Function says what may join it in ``fuses_with``.
 
 The values and gradients are the unfused ops' (tests/test_fusion.py checks
 it). If the conv output is also used elsewhere (read before the ReLU joins,
 or used twice), that reading computes it on its own: correct, only slower.
 
-The switch: fusion is on unless the environment sets ``TINYCNN_FUSION=0``.
+The switch: fusion is on unless the environment sets ``TINYCNN_FUSION=0``,
+or the ops run on the reference kernels (``TINYCNN_KERNELS=reference``,
+tinycnn/backend.py), which are each op alone.
 From code, ``set_enabled(False)`` turns it off for the rest of the program,
 or, as a with-block, for the block only (as ``torch.set_grad_enabled`` does)::
 
@@ -38,14 +40,17 @@ them one at a time in a debugger.
 import copy
 import os
 
+from tinycnn import backend
 from tinycnn.kernels.maxpool2d import maxpool2d_output_size
 from tinycnn.tensor import Function, Tensor, is_grad_enabled, set_grad_enabled
 
 _enabled = os.environ.get("TINYCNN_FUSION", "1") != "0"
+MAX_FUSED_POOL = 11  # the fused conv keeps each window's winning place in one byte: below 127, so k*k <= 121
 
 
 def is_enabled():
-    return _enabled
+    """Whether an op may wait for the ops that follow it: fusion on, and the fast kernels in force."""
+    return _enabled and backend.mode() == "fast"
 
 
 class set_enabled:
@@ -64,14 +69,14 @@ class set_enabled:
         _enabled = self.previous
 
 
-class _Held(Function):
+class _ValueAtCall(Function):
     """A tensor's earlier value, with its gradient flowing back to the tensor.
 
     A Pending runs later than PyTorch would run the op. If, in between, a
     tensor it reads got a new array (an optimizer step replaces a
     parameter's: ``p.data = ...``), the op must still see the array it was
     called with, and its gradient must still reach the tensor:
-    ``_Held.apply(tensor, value=earlier_array)`` is that. It is used only
+    ``_ValueAtCall.apply(tensor, value=earlier_array)`` is that. It is used only
     then; otherwise the op reads its inputs directly.
     """
 
@@ -101,14 +106,15 @@ class Pending(Tensor):
         self.values = tuple(None if t is None else t.data for t in inputs)  # the arrays as they are now
         self._dtype = inputs[0].dtype
         self.grad_enabled = is_grad_enabled()
+        self.kernel_set = backend.mode()  # the fused kernels are the fast set's, whatever is in force when it runs
         self.requires_grad = self.grad_enabled and any(t is not None and t.requires_grad for t in self.inputs)
         self.grad, self._ctx, self._value = None, None, None
 
     @property
     def data(self):
         if self._value is None:
-            with set_grad_enabled(self.grad_enabled):
-                inputs = [t if t is None or t.data is value else _Held.apply(t, value=value)
+            with set_grad_enabled(self.grad_enabled), backend.use(self.kernel_set):
+                inputs = [t if t is None or t.data is value else _ValueAtCall.apply(t, value=value)
                           for t, value in zip(self.inputs, self.values)]
                 result = self.function.apply(*inputs, **self.options)
             self._value, self._ctx = result.data, result._ctx
@@ -146,7 +152,7 @@ class Pending(Tensor):
 def _joinable(input, what):
     """A Pending not computed yet, made in the grad mode now in force, whose Function takes ``what``."""
     return (isinstance(input, Pending) and input.pending and input.grad_enabled == is_grad_enabled()
-            and what in input.function.joins)
+            and what in input.function.fuses_with)
 
 
 def join_relu(input):
@@ -163,7 +169,7 @@ def join_max_pool2d(input, kernel_size, stride):
     is monotonic), so a convolution that already has its ReLU can still take
     the pool.
     """
-    if not _joinable(input, "max_pool2d") or input.options.get("pool_kernel"):
+    if not _joinable(input, "max_pool2d") or input.options.get("pool_kernel") or kernel_size > MAX_FUSED_POOL:
         return None
     N, F, OH, OW = input.shape
     shape = (N, F, maxpool2d_output_size(OH, kernel_size, stride), maxpool2d_output_size(OW, kernel_size, stride))

@@ -26,7 +26,7 @@ import numpy as np
 import numba
 
 from tinycnn.kernels.jit import njit
-from tinycnn.kernels.threads import run_in_parts
+from tinycnn.kernels.fast.threads import run_in_parts
 from tinycnn.random import default_generator
 
 MNIST_MEAN = 0.1307
@@ -203,8 +203,8 @@ def augment_part(images, crop, angles, shifts, crop_size, mean, std, out, part, 
 def normalize_batch(images, mean, std, out):
     """images: (N, H, W) uint8 -> out (N, 1, H, W), written in place: (pixel / 255 - mean) / std.
 
-    One thread: 1.4 ms for 1,024 images here (0.7 with two), and a parallel
-    kernel costs Numba 0.4 s more to compile.
+    One thread: too little work for a second to pay for what a parallel
+    kernel costs Numba to compile (docs/performance.md).
     """
     N, H, W = images.shape
     for n in range(N):

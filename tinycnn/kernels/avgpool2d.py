@@ -25,7 +25,7 @@ import numpy as np
 from numba import prange
 
 from tinycnn.kernels.jit import njit
-from tinycnn.kernels.threads import prange_only
+from tinycnn.kernels.jit import prange_only
 
 
 @njit

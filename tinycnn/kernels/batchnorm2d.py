@@ -28,12 +28,9 @@ every addition waits for the one before it (a few clock cycles each), and
 the processor's vector units, which add 4 or 8 float64 numbers at once, stand
 idle. So the fast kernels keep one total per position (H*W of them), add
 each image's plane into them position by position, which the compiler
-turns into vector additions, and sum the H*W totals at the end. On the
-tiny model's five BatchNorms (batch 64, float32, 2 threads) the statistics
-took 153 microseconds in all this way against 360 with one total per
-channel, and the backward with its ReLU 581 against 1,330 (then: a
-separate ReLU pass, and one total per sum). The sums come out in another
-order than with one total, so float32 results differ in the last bits.
+turns into vector additions, and sum the H*W totals at the end. The sums
+come out in another order than with one total, so float32 results differ
+from the naive kernels' in the last bits.
 
 - ``batchnorm2d_*_naive``: the formulas as loops, one channel at a time,
   with the statistics in two passes over the data.
@@ -47,57 +44,64 @@ from numba import prange
 
 from tinycnn.kernels.jit import njit
 from tinycnn.kernels.relu import relu_backward_naive, relu_forward_naive
-from tinycnn.kernels.threads import prange_only
+from tinycnn.kernels.jit import prange_only
 
 # --------------------------------------------------------------------------------------
 # naive reference
 
 
 @njit
-def batchnorm2d_forward_naive(x, weight, bias, mean, var, training, eps, relu):
-    """x: (N, C, H, W); weight, bias: (C,); mean, var: (C,) the running estimates (read only in evaluation).
+def batchnorm2d_statistics_naive(x):
+    """x: (N, C, H, W) -> mean (C,), var (C,): each channel's over its N*H*W values, var divided by N*H*W.
 
-    returns out (N, C, H, W) (ReLU'd if relu), batch_mean (C,), batch_var (C,) (the batch's; mean, var in evaluation)
+    Two passes, as the definition reads: the mean, then the squared distances from it.
     """
     N, C, H, W = x.shape
     count = N * H * W
-    out = np.empty_like(x)
-    batch_mean = np.empty(C, dtype=x.dtype)
-    batch_var = np.empty(C, dtype=x.dtype)
+    mean = np.empty(C, dtype=x.dtype)
+    var = np.empty(C, dtype=x.dtype)
     for c in range(C):
-        if training:
-            total = 0.0
-            for n in range(N):
-                for h in range(H):
-                    for w in range(W):
-                        total += x[n, c, h, w]
-            m = total / count
-            squares = 0.0
-            for n in range(N):
-                for h in range(H):
-                    for w in range(W):
-                        squares += (x[n, c, h, w] - m) ** 2
-            v = squares / count
-        else:
-            m, v = mean[c], var[c]
-        batch_mean[c], batch_var[c] = m, v
+        total = 0.0
         for n in range(N):
             for h in range(H):
                 for w in range(W):
-                    out[n, c, h, w] = weight[c] * (x[n, c, h, w] - m) / np.sqrt(v + eps) + bias[c]
-    if relu:
-        out = relu_forward_naive(out.ravel()).reshape(out.shape)
-    return out, batch_mean, batch_var
+                    total += x[n, c, h, w]
+        mean[c] = total / count
+        squares = 0.0
+        for n in range(N):
+            for h in range(H):
+                for w in range(W):
+                    squares += (x[n, c, h, w] - mean[c]) ** 2
+        var[c] = squares / count
+    return mean, var
 
 
 @njit
-def batchnorm2d_backward_naive(dout, x, weight, bias, mean, var, training, eps, relu):
-    """dout, x: (N, C, H, W); weight, bias, mean, var: (C,) (the statistics the forward used) -> dx, dweight, dbias.
+def batchnorm2d_forward_naive(x, weight, bias, mean, var, eps, relu):
+    """x: (N, C, H, W); weight, bias, mean, var: (C,) -> out (N, C, H, W), ReLU'd if relu.
 
-    With relu, the forward's output is computed again to find where the ReLU passed gradients.
+    mean, var: the batch's (``batchnorm2d_statistics_naive``) in training, the running estimates in evaluation
     """
+    N, C, H, W = x.shape
+    out = np.empty_like(x)
+    for c in range(C):
+        for n in range(N):
+            for h in range(H):
+                for w in range(W):
+                    out[n, c, h, w] = weight[c] * (x[n, c, h, w] - mean[c]) / np.sqrt(var[c] + eps) + bias[c]
     if relu:
-        out, _, _ = batchnorm2d_forward_naive(x, weight, bias, mean, var, False, eps, True)
+        out = relu_forward_naive(out.ravel()).reshape(out.shape)
+    return out
+
+
+@njit
+def batchnorm2d_backward_naive(dout, x, out, weight, mean, var, training, eps, relu):
+    """dout, x: (N, C, H, W); out: (N, C, H, W), the forward's (read only if relu); weight, mean, var: (C,), the
+    statistics the forward used -> dx (N, C, H, W), dweight (C,), dbias (C,).
+
+    training: mean and var were the batch's own, so they depend on x too (the formula above).
+    """
+    if relu:  # the ReLU's backward first: only where the output is positive
         dout = relu_backward_naive(dout.ravel(), out.ravel()).reshape(dout.shape)
     N, C, H, W = x.shape
     count = N * H * W

@@ -1,59 +1,29 @@
-"""2-D convolution, optionally followed by ReLU and max-pool in the same pass.
+"""2-D convolution: the reference pair, straight from the definition and from its derivation.
 
-Every ``F.conv2d`` runs ``conv2d_forward`` and ``conv2d_backward`` below,
-with fusion on or off (but for one case: the forward of a layer with at
-least as many filters as C*KH*KW, followed by a 2x2 pool of stride 2, such
-as the study's first layer, is ``conv2d_windows.py``'s; the backward is
-this one). With fusion on (the default, see tinycnn/fusion.py), an
-``F.relu`` and an ``F.max_pool2d`` applied to the conv's output join the
-same call (``relu=True``, ``pool_kernel`` > 0); with fusion off, or where no
-ReLU or pool follows, they are False and 0 and this is a plain convolution.
-
-The definition (cross-correlation, as in PyTorch), with ``x_padded`` the
-input with ``padding`` zeros on every side:
+The definition (cross-correlation, as in PyTorch), with ``x_pad`` the input
+with ``padding`` zeros on every side:
 
     out[n, f, oh, ow] = bias[f] + sum over c, kh, kw of
-        weight[f, c, kh, kw] * x_padded[n, c, oh*stride + kh, ow*stride + kw]
+        weight[f, c, kh, kw] * x_pad[n, c, oh*stride + kh, ow*stride + kw]
 
     OH = (H + 2*padding - KH) // stride + 1   (likewise OW)
 
-Read in this order:
+``conv2d_forward_naive`` is that sum as loops, and ``conv2d_backward_naive``
+computes the three gradients exactly as docs/kernels.md section 4 derives
+them: dbias sums dout, dweight correlates the padded input with dout, and
+dx is the full correlation of dout (spread out by the stride, padded with
+KH - 1 and KW - 1 zeros) with the kernel turned by 180 degrees.
 
-1. ``conv2d_forward_naive`` / ``conv2d_backward_naive``: the definition as
-   seven nested loops, then ReLU and max-pool by their own naive kernels; the
-   backward is the chain rule through those steps in reverse. They are the
-   test oracles of the fast pair.
-2. ``im2col.py``: one image's convolution as one matrix product.
-3. ``conv2d_forward`` / ``conv2d_backward``: what the engine runs. Images are
-   spread over threads: ``conv2d_forward_part`` / ``conv2d_backward_part``
-   are the work of one thread's run of images, and ``threads.run_in_parts``
-   runs them all at once. Each thread lowers its image with im2col into a
-   small buffer, calls BLAS once, and adds the bias, pools and applies ReLU
-   while reading the product, so the full-size conv output of the batch is
-   never stored (for the study's models it is 4 to 13 times the pooled one).
-   With a pool it convolves only the rows and columns the pool reads, and
-   pools a small plane (the study's 3x3 pool of a 9x9 product) across
-   filters, from the product transposed. The pools themselves are in
-   ``conv2d_pool.py``.
-
-ReLU and max-pool commute (ReLU is monotonic: the largest of the ReLU'd
-values is the ReLU of the largest value, at the same place), so one kernel
-serves both orders the study writes, conv -> ReLU -> pool and
-conv -> pool -> ReLU. Ties go to the first maximum in row-major window
-order, as in ``maxpool2d.py``; a pooled value of exactly 0 after ReLU passes
-no gradient, as in ``relu.py``.
+These are the pair ``TINYCNN_KERNELS=reference`` trains with (tinycnn/backend.py):
+the conv alone, with ReLU and max-pool their own ops. Read next
+``im2col.py`` and ``conv2d_im2col.py``: the same convolution as one matrix
+product per image. The engine's fast pair (``fast/conv2d.py``) is an
+optimisation of that one; the tests hold both to this pair.
 """
 
 import numpy as np
 
-from tinycnn.kernels.blas import AS_IS, TRANSPOSED, gemm
-from tinycnn.kernels.buffers import empty, ones, output_array
-from tinycnn.kernels.conv2d_pool import bias_pool_relu_2x2, bias_pool_relu_across_filters, bias_pool_relu_any
-from tinycnn.kernels.im2col import col2im_add, im2col
 from tinycnn.kernels.jit import njit
-from tinycnn.kernels.maxpool2d import maxpool2d_backward_naive, maxpool2d_forward_naive
-from tinycnn.kernels.relu import relu_backward_naive, relu_forward_naive
-from tinycnn.kernels.threads import parts_for, run_in_parts
 
 
 def conv2d_output_size(size, kernel, stride, padding):
@@ -61,23 +31,33 @@ def conv2d_output_size(size, kernel, stride, padding):
     return (size + 2 * padding - kernel) // stride + 1
 
 
-# --------------------------------------------------------------------------------------
-# naive reference: the definition, then ReLU and max-pool by their own naive kernels
+@njit
+def _zero_padded(x, top_bottom, left_right):
+    """x: (N, C, H, W) -> (N, C, H + 2*top_bottom, W + 2*left_right): x in the middle, zeros around it."""
+    N, C, H, W = x.shape
+    padded = np.zeros((N, C, H + 2 * top_bottom, W + 2 * left_right), dtype=x.dtype)
+    for n in range(N):
+        for c in range(C):
+            for h in range(H):
+                for w in range(W):
+                    padded[n, c, h + top_bottom, w + left_right] = x[n, c, h, w]
+    return padded
 
 
 @njit
-def conv2d_forward_naive(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride):
-    """Convolution straight from the definition; then ReLU if ``relu``; then max-pool if ``pool_kernel`` > 0.
+def conv2d_forward_naive(x, weight, bias, stride, padding):
+    """The definition as loops.
 
     x:      (N, C, H, W)
     weight: (F, C, KH, KW)
     bias:   (F,)
-    returns out: (N, F, OH, OW), or (N, F, PH, PW) after a pool
+    returns out: (N, F, OH, OW)
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
     OH = (H + 2 * padding - KH) // stride + 1
     OW = (W + 2 * padding - KW) // stride + 1
+    x_pad = _zero_padded(x, padding, padding)
     out = np.empty((N, F, OH, OW), dtype=x.dtype)
     for n in range(N):
         for f in range(F):
@@ -87,308 +67,71 @@ def conv2d_forward_naive(x, weight, bias, stride, padding, relu, pool_kernel, po
                     for c in range(C):
                         for kh in range(KH):
                             for kw in range(KW):
-                                ih = oh * stride + kh - padding
-                                iw = ow * stride + kw - padding
-                                if 0 <= ih < H and 0 <= iw < W:  # outside is zero padding
-                                    total += weight[f, c, kh, kw] * x[n, c, ih, iw]
+                                total += weight[f, c, kh, kw] * x_pad[n, c, oh * stride + kh, ow * stride + kw]
                     out[n, f, oh, ow] = total
-    if relu:
-        out = relu_forward_naive(out.ravel()).reshape(out.shape)
-    if pool_kernel > 0:
-        out, _ = maxpool2d_forward_naive(out, pool_kernel, pool_kernel, pool_stride, pool_stride)
     return out
 
 
 @njit
-def conv2d_backward_naive(dout, x, weight, bias, stride, padding, relu, pool_kernel, pool_stride):
-    """Gradients of ``conv2d_forward_naive``: the chain rule through pool, ReLU and conv, in that order.
+def conv2d_backward_naive(dout, x, weight, stride, padding):
+    """The gradients of ``conv2d_forward_naive``, each computed as docs/kernels.md section 4 derives it.
 
-    dout:   (N, F, OH, OW), or (N, F, PH, PW) after a pool
-    x, weight, bias: as given to the forward, which runs again here (so that
-            this reference shares nothing with the fast kernel, not even
-            what that one caches)
+    dout:   (N, F, OH, OW)
+    x:      (N, C, H, W), weight: (F, C, KH, KW): as given to the forward
     returns dx (N, C, H, W), dweight (F, C, KH, KW), dbias (F,)
     """
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
-    conv = conv2d_forward_naive(x, weight, bias, stride, padding, False, 0, 0)
-    OH, OW = conv.shape[2], conv.shape[3]
-    activated = relu_forward_naive(conv.ravel()).reshape(conv.shape) if relu else conv.copy()
-    if pool_kernel > 0:  # pool: the gradient goes to each window's winner
-        _, argmax = maxpool2d_forward_naive(activated, pool_kernel, pool_kernel, pool_stride, pool_stride)
-        dactivated = maxpool2d_backward_naive(dout, argmax, OH, OW)
-    else:
-        dactivated = dout.copy()
-    if relu:  # ReLU: only where the output is positive
-        dconv = relu_backward_naive(dactivated.ravel(), activated.ravel()).reshape(conv.shape)
-    else:
-        dconv = dactivated
-    dx = np.zeros_like(x)
-    dweight = np.zeros_like(weight)
+    _, _, OH, OW = dout.shape
+    x_pad = _zero_padded(x, padding, padding)
+
+    # dbias[f] = sum over n, oh, ow of dout[n, f, oh, ow]: the bias is used at every position of every image
     dbias = np.zeros(F, dtype=x.dtype)
     for n in range(N):
         for f in range(F):
             for oh in range(OH):
                 for ow in range(OW):
-                    g = dconv[n, f, oh, ow]
-                    # forward: conv[n, f, oh, ow] = bias[f] + sum weight[f, c, kh, kw] * x[n, c, ih, iw]
-                    dbias[f] += g
-                    for c in range(C):
-                        for kh in range(KH):
-                            for kw in range(KW):
-                                ih = oh * stride + kh - padding
-                                iw = ow * stride + kw - padding
-                                if 0 <= ih < H and 0 <= iw < W:
-                                    dweight[f, c, kh, kw] += g * x[n, c, ih, iw]
-                                    dx[n, c, ih, iw] += g * weight[f, c, kh, kw]
-    return dx, dweight, dbias
+                    dbias[f] += dout[n, f, oh, ow]
 
-
-# --------------------------------------------------------------------------------------
-# the kernels the engine runs
-
-
-@njit
-def _extent_read_by_pool(size, pooled_size, pool_kernel, pool_stride):
-    """How many of the conv output's rows (or columns) the pool reads: RH of OH (or RW of OW).
-
-    The pool's output size is floored, so rows past the last whole window
-    are never read: (PH - 1) * stride + kernel of them are. The study's
-    3x3 pool on an 11x11 conv output reads 9x9 of it, so a third of that
-    convolution need never be computed, forward or backward. Without a pool
-    every row is read.
-    """
-    return (pooled_size - 1) * pool_stride + pool_kernel if pool_kernel > 0 else size
-
-
-@njit
-def _is_its_own_im2col(KH, KW, stride, padding, RH, RW, H, W):
-    """A 1x1 kernel, stride 1, no padding, every position computed: im2col would copy the image as it is,
-    (C, H, W) seen as (C, H*W), so the kernels use the image itself (and, backward, write dx straight)."""
-    return KH == 1 and KW == 1 and stride == 1 and padding == 0 and RH == H and RW == W
-
-
-def conv2d_forward(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride, n_parts):
-    """Convolution + bias, then ReLU if ``relu``, then max-pool if ``pool_kernel`` > 0.
-
-    x:      (N, C, H, W), C-contiguous (cached for the backward)
-    weight: (F, C, KH, KW), C-contiguous (cached)
-    bias:   (F,)
-    n_parts: how many runs of images to split the batch into, one per thread
-             (the caller passes ``numba.get_num_threads()``)
-    returns out (N, F, PH, PW) (cached; PH, PW = OH, OW without a pool)
-            winner (N, F, PH, PW) int8, each window's winning place
-            kh*pool_kernel + kw (cached); shape (0, F, PH, PW) without a pool
-
-    Images are independent: ``conv2d_forward_part`` computes a run of
-    them, and each thread runs one (``threads.run_in_parts``), writing only
-    its own images' out and winner.
-    """
-    N, C, H, W = x.shape
-    F, _, KH, KW = weight.shape
-    OH, OW = conv2d_output_size(H, KH, stride, padding), conv2d_output_size(W, KW, stride, padding)
-    pooled = pool_kernel > 0
-    PH = (OH - pool_kernel) // pool_stride + 1 if pooled else OH
-    PW = (OW - pool_kernel) // pool_stride + 1 if pooled else OW
-    out = output_array((N, F, PH, PW), x.dtype)  # buffers.py says why not np.empty
-    winner = output_array((N if pooled else 0, F, PH, PW), np.int8)
-    run_in_parts(conv2d_forward_part, N, n_parts, x, weight, bias, stride, padding, relu, pool_kernel, pool_stride,
-                 out, winner)
-    return out, winner
-
-
-@njit
-def conv2d_forward_part(x, weight, bias, stride, padding, relu, pool_kernel, pool_stride, out, winner, part, n_parts):
-    """``conv2d_forward`` of part ``part`` of ``n_parts`` of the batch: images part * N // n_parts up to
-    (part + 1) * N // n_parts, written into their place in ``out`` and ``winner``.
-
-    x:      (N, C, H, W); weight: (F, C, KH, KW); bias: (F,)
-    out:    (N, F, PH, PW), winner: (N, F, PH, PW) int8 (shape (0, F, PH, PW) without a pool), allocated by the
-            caller; this part's images are written
-
-    Buffers reused for every image of the run, small enough to stay in the
-    core's cache: cols (C*KH*KW, RH*RW) for im2col (empty for a 1x1 conv,
-    which uses the image itself), conv (F, RH*RW) for the product, and for
-    the pool across filters conv_t (RH*RW, F), best (F,) and best_place (F,)
-    int8. RH, RW is the part of the conv output that the pool reads (OH, OW
-    without a pool).
-    """
-    N, C, H, W = x.shape
-    F, _, KH, KW = weight.shape
-    _, _, PH, PW = out.shape
-    OH = (H + 2 * padding - KH) // stride + 1
-    OW = (W + 2 * padding - KW) // stride + 1
-    pooled = pool_kernel > 0
-    RH = _extent_read_by_pool(OH, PH, pool_kernel, pool_stride)
-    RW = _extent_read_by_pool(OW, PW, pool_kernel, pool_stride)
-    rows = C * KH * KW
-    positions = RH * RW
-    weight_matrix = weight.reshape(F, rows)
-    lowered = _is_its_own_im2col(KH, KW, stride, padding, RH, RW, H, W)
-    adds_bias = False
+    # dweight[f, c, kh, kw] = sum over n, oh, ow of dout[n, f, oh, ow] * x_pad[n, c, oh*stride + kh, ow*stride + kw]
+    dweight = np.zeros_like(weight)
     for f in range(F):
-        adds_bias = adds_bias or bias[f] != 0  # a conv without bias gets zeros: then nothing to add
-    # Pools other than 2x2 go across filters (measured: faster from 8 filters on, while the product, up to 8,192
-    # values, stays in the core's first cache as it is transposed), else plane by plane.
-    across_filters = pooled and not (pool_kernel == 2 and pool_stride == 2) and F >= 8 and F * positions <= 8192
-    cols = empty((0 if lowered else rows, positions), x.dtype)  # buffers.py: from the cache, not compiled here
-    conv = empty((F, positions), x.dtype)
-    conv_t = empty((positions if across_filters else 0, F), x.dtype)
-    best, best_place = empty(F, x.dtype), empty(F, np.int8)
-    for n in range(part * N // n_parts, (part + 1) * N // n_parts):
-        if lowered:
-            image_cols = x[n].reshape(rows, positions)
-        else:
-            im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
-            image_cols = cols
-        if pooled:
-            gemm(weight_matrix, AS_IS, image_cols, AS_IS, 0.0, conv)  # conv = weight_matrix @ cols
-            if pool_kernel == 2 and pool_stride == 2:
-                for f in range(F):
-                    bias_pool_relu_2x2(conv[f].reshape(RH, RW), bias[f], relu, out[n, f], winner[n, f])
-            elif across_filters:
-                bias_pool_relu_across_filters(conv, bias, pool_kernel, pool_stride, RW, relu, out[n], winner[n],
-                                               conv_t, best, best_place)
-            else:
-                for f in range(F):
-                    bias_pool_relu_any(conv[f].reshape(RH, RW), bias[f], pool_kernel, pool_stride, relu, out[n, f],
-                                       winner[n, f])
-        else:  # the product goes straight into the output; bias and ReLU, if any, in place
-            out_n = out[n].reshape(F, positions)
-            gemm(weight_matrix, AS_IS, image_cols, AS_IS, 0.0, out_n)
-            if adds_bias or relu:
-                for f in range(F):
-                    for p in range(positions):
-                        value = out_n[f, p] + bias[f]
-                        if relu:
-                            value = 0.0 if value <= 0 else value  # NaN passes through, as in relu.py
-                        out_n[f, p] = value
-    return True  # this part finished (threads.run_in_parts checks)
+        for c in range(C):
+            for kh in range(KH):
+                for kw in range(KW):
+                    total = 0.0
+                    for n in range(N):
+                        for oh in range(OH):
+                            for ow in range(OW):
+                                total += dout[n, f, oh, ow] * x_pad[n, c, oh * stride + kh, ow * stride + kw]
+                    dweight[f, c, kh, kw] = total
 
-
-def conv2d_backward(dout, x, weight, out, winner, stride, padding, relu, pool_kernel, pool_stride, need_dx,
-                    need_dbias, n_parts):
-    """Gradients of ``conv2d_forward``.
-
-    dout:   (N, F, PH, PW), C-contiguous
-    x:      (N, C, H, W)       (cached)
-    weight: (F, C, KH, KW)     (cached)
-    out:    (N, F, PH, PW)     (cached: where it is 0 after ReLU, no gradient passes; read only if relu,
-                               so without ReLU it may be any array, e.g. an empty one)
-    winner: (N, F, PH, PW)     (cached window places; shape (0, ...) when the forward did not pool)
-    need_dx: False skips dx (the first layer needs no gradient for the images)
-    need_dbias: False skips dbias (a conv without bias, such as one before a BatchNorm)
-    n_parts: how many runs of images, each with its own partial sums of dweight and dbias (one per thread)
-    returns dx (N, C, H, W) (shape (0, C, H, W) if not needed), dweight (F, C, KH, KW), dbias (F,) (zeros if not
-    needed)
-
-    Per image, first the gradient of the (cropped) conv output, dconv (F, RH*RW):
-      pool:  forward out[f, i, j] = conv[f, i*pool_stride + a // pool_kernel, j*pool_stride + a % pool_kernel]
-             with a = winner[f, i, j]  =>  dconv there += dout[f, i, j]; zero elsewhere
-      ReLU:  forward out = max(., 0)  =>  only where out > 0
-    then the convolution's, from the forward's product conv = weight_matrix @ cols + bias:
-      dweight_matrix += dconv @ cols.T     dbias += dconv summed over positions
-      dcols = weight_matrix.T @ dconv, then col2im adds dcols onto dx[n]
-    The first product is asked of BLAS transposed, dweight_matrix.T += cols @ dconv.T,
-    into (rows, F) partial sums: the same sums, and OpenBLAS runs this
-    orientation faster on these shapes (a small result whose long side,
-    C*KH*KW, comes first). On the tiny model's block2 (F=16, C*KH*KW=90,
-    576 positions) one product took 23 microseconds against 29; the
-    backward of the study's minimal model's conv2 at batch 1024, 12.7 ms
-    against 14.1.
-    dx[n] depends on image n alone, so runs of images go to threads as in
-    the forward (``conv2d_backward_part``). dweight and dbias sum over all
-    images: each thread adds into its own partial sums (a shared ``+=`` from
-    several threads would lose updates), with BLAS adding each image's
-    product in place (``gemm`` with beta = 1), and the partial sums are
-    added in a fixed order, so results repeat bit for bit for a given
-    thread count.
-    """
-    N, C, H, W = x.shape
-    F, _, KH, KW = weight.shape
-    n_parts = parts_for(N, n_parts)  # as many partial sums as run_in_parts makes parts
-    dweight_parts = np.zeros((n_parts, C * KH * KW, F), x.dtype)  # transposed: see above
-    dbias_parts = np.zeros((n_parts, F, 1), x.dtype)
-    dx = output_array((N if need_dx else 0, C, H, W), x.dtype, zeroed=True)
-    run_in_parts(conv2d_backward_part, N, n_parts, dout, x, weight, out, winner, stride, padding, relu, pool_kernel,
-                 pool_stride, need_dx, need_dbias, dx, dweight_parts, dbias_parts)
-    dweight_t, dbias = np.zeros((C * KH * KW, F), x.dtype), np.zeros(F, x.dtype)
-    for part in range(n_parts):  # a fixed order: the same sums bit for bit on every run
-        dweight_t += dweight_parts[part]
-        dbias += dbias_parts[part, :, 0]
-    return dx, np.ascontiguousarray(dweight_t.T).reshape(F, C, KH, KW), dbias
-
-
-@njit
-def conv2d_backward_part(dout, x, weight, out, winner, stride, padding, relu, pool_kernel, pool_stride, need_dx,
-                         need_dbias, dx, dweight_parts, dbias_parts, part, n_parts):
-    """``conv2d_backward`` of part ``part`` of ``n_parts`` of the batch (images part * N // n_parts up to
-    (part + 1) * N // n_parts): their dx written into ``dx``, their dweight and dbias added to this part's
-    partial sums.
-
-    dout:   (N, F, PH, PW); x: (N, C, H, W); weight: (F, C, KH, KW)
-    out:    (N, F, PH, PW), read only if relu; winner: (N, F, PH, PW) int8 (shape (0, ...) without a pool)
-    dx:            (N, C, H, W), zeros (shape (0, C, H, W) if not need_dx); this part's images are written
-    dweight_parts: (n_parts, C*KH*KW, F), zeros: each part's sum of dweight over its images, transposed
-    dbias_parts:   (n_parts, F, 1), zeros: each part's sum of dbias (if need_dbias)
-
-    Buffers reused for every image of the run: dconv (F, RH*RW), the
-    gradient of the cropped conv output; cols and dcols (C*KH*KW, RH*RW)
-    (empty for a 1x1 conv); ones_column (RH*RW, 1); place_offsets
-    (pool_kernel**2,). The steps are those of ``conv2d_backward``'s
-    docstring.
-    """
-    N, C, H, W = x.shape
-    F, _, KH, KW = weight.shape
-    OH = (H + 2 * padding - KH) // stride + 1
-    OW = (W + 2 * padding - KW) // stride + 1
-    _, _, PH, PW = dout.shape
-    RH = _extent_read_by_pool(OH, PH, pool_kernel, pool_stride)  # the part of the conv output the forward computed
-    RW = _extent_read_by_pool(OW, PW, pool_kernel, pool_stride)
-    pooled = pool_kernel > 0
-    rows = C * KH * KW
-    positions = RH * RW
-    weight_matrix = weight.reshape(F, rows)
-    ones_column = ones((positions, 1), x.dtype)  # dbias = dconv @ ones: a sum over positions, by BLAS
-    # where window place a = kh*pool_kernel + kw lies in the flattened (RH, RW) plane, from the window's corner:
-    # kh*RW + kw (a table, so that the loop below does no integer division)
-    place_offsets = empty(pool_kernel * pool_kernel, np.int64)
-    for a in range(pool_kernel * pool_kernel):
-        place_offsets[a] = (a // pool_kernel) * RW + a % pool_kernel
-    lowered = _is_its_own_im2col(KH, KW, stride, padding, RH, RW, H, W)
-    cols = empty((0 if lowered else rows, positions), x.dtype)  # buffers.py: from the cache, not compiled here
-    dcols = empty((0 if lowered else rows, positions), x.dtype)
-    dconv = empty((F, positions), x.dtype)
-    dweight_sum, dbias_sum = dweight_parts[part], dbias_parts[part]
-    for n in range(part * N // n_parts, (part + 1) * N // n_parts):
-        image_dconv = dconv
-        if pooled:
-            dconv[:] = 0.0  # only each window's winner gets a gradient
-            for f in range(F):
-                for i in range(PH):
-                    for j in range(PW):
-                        # a select, not an if: whether a unit is active is a coin flip on real data
-                        g = dout[n, f, i, j] if (not relu or out[n, f, i, j] > 0) else 0.0
-                        corner = (i * RW + j) * pool_stride
-                        dconv[f, corner + place_offsets[winner[n, f, i, j]]] += g
-        elif relu:
-            dout_n, out_n = dout[n].reshape(F, positions), out[n].reshape(F, positions)
-            for f in range(F):
-                for p in range(positions):
-                    dconv[f, p] = dout_n[f, p] if out_n[f, p] > 0 else 0.0
-        else:  # the gradient of the conv output is dout itself
-            image_dconv = dout[n].reshape(F, positions)
-        if lowered:
-            image_cols = x[n].reshape(rows, positions)
-        else:
-            im2col(x[n], KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, cols=cols)
-            image_cols = cols
-        gemm(image_cols, AS_IS, image_dconv, TRANSPOSED, 1.0, dweight_sum)  # += cols @ dconv.T
-        if need_dbias:
-            gemm(image_dconv, AS_IS, ones_column, AS_IS, 1.0, dbias_sum)  # += dconv's row sums
-        if need_dx and lowered:  # col2im would copy dcols as it is: write them straight into dx[n]
-            gemm(weight_matrix, TRANSPOSED, image_dconv, AS_IS, 0.0, dx[n].reshape(rows, positions))
-        elif need_dx:
-            gemm(weight_matrix, TRANSPOSED, image_dconv, AS_IS, 0.0, dcols)  # dcols = weight_matrix.T @ dconv
-            col2im_add(dcols, KH=KH, KW=KW, stride=stride, padding=padding, OH=RH, OW=RW, dimage=dx[n])
-    return True  # this part finished (threads.run_in_parts checks)
+    # dx: dout spread out by the stride (stride - 1 zeros between entries) and padded with KH - 1 rows and KW - 1
+    # columns of zeros on every side ("dout_full"), correlated with the kernel turned by 180 degrees
+    spread_h, spread_w = (OH - 1) * stride + 1, (OW - 1) * stride + 1
+    dout_full = np.zeros((N, F, spread_h + 2 * (KH - 1), spread_w + 2 * (KW - 1)), dtype=x.dtype)
+    for n in range(N):
+        for f in range(F):
+            for oh in range(OH):
+                for ow in range(OW):
+                    dout_full[n, f, KH - 1 + oh * stride, KW - 1 + ow * stride] = dout[n, f, oh, ow]
+    # rows and columns of x_pad under no window (when stride does not divide H + 2*padding - KH) keep gradient 0
+    dx_pad = np.zeros_like(x_pad)
+    for n in range(N):
+        for c in range(C):
+            for i in range(spread_h + KH - 1):
+                for j in range(spread_w + KW - 1):
+                    total = 0.0
+                    for f in range(F):
+                        for kh in range(KH):  # kh is the flipped kernel's row: weight row KH - 1 - kh
+                            for kw in range(KW):
+                                total += dout_full[n, f, i + kh, j + kw] * weight[f, c, KH - 1 - kh, KW - 1 - kw]
+                    dx_pad[n, c, i, j] = total
+    # x_pad is x with constant zeros around it: each real pixel's gradient is its entry; the padding's are dropped
+    dx = np.empty_like(x)
+    for n in range(N):
+        for c in range(C):
+            for h in range(H):
+                for w in range(W):
+                    dx[n, c, h, w] = dx_pad[n, c, h + padding, w + padding]
+    return dx, dweight, dbias

@@ -27,7 +27,7 @@ import numpy as np
 from numba import config, prange
 
 from tinycnn.kernels.jit import njit
-from tinycnn.kernels.threads import prange_only
+from tinycnn.kernels.jit import prange_only
 
 _GOLDEN, _MIX1, _MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 

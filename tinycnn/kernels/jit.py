@@ -21,7 +21,7 @@ tinycnn file that the kernel's code is made from:
 
 The stamp also holds the options the kernel is compiled with (``parallel``,
 ``boundscheck``; they may come from another file, such as
-``threads.prange_only``), and Numba's own bounds-checking and optimisation
+``prange_only`` below), and Numba's own bounds-checking and optimisation
 settings.
 
 So an edit to ``im2col.py`` recompiles the kernels that call ``im2col``
@@ -69,11 +69,22 @@ def njit(function=None, **options):
     def compile_with_our_cache(py_func):
         options_text = json.dumps(options, sort_keys=True, default=repr)  # now: Numba empties the parallel dict later
         dispatcher = numba.njit(**options)(py_func)
-        if hasattr(dispatcher, "_cache"):  # not NUMBA_DISABLE_JIT
+        # a kernel typed at a prompt or run by exec has no file: no disk cache (Numba's would refuse it)
+        if hasattr(dispatcher, "_cache") and os.path.isfile(py_func.__code__.co_filename):  # not NUMBA_DISABLE_JIT
             dispatcher._cache = DependencyCache(py_func, options_text)  # where cache=True would put a FunctionCache
         return dispatcher
 
     return compile_with_our_cache if function is None else compile_with_our_cache(function)
+
+
+# The parallel options of every tinycnn kernel that has a prange loop: parallelise that loop and nothing
+# else. With plain parallel=True, Numba also turns every array expression of the kernel (np.zeros, a += b
+# on arrays) into a parallel loop of its own, each compiled apart, which multiplies the compile time.
+def prange_only():
+    """The dict to give ``@njit(parallel=...)``: a fresh one each time, because Numba empties the dict it is given
+    (a shared one leaves every kernel after the first with Numba's defaults: all of the above, parallel)."""
+    return {"prange": True, "numpy": False, "setitem": False, "reduction": False, "comprehension": False,
+            "inplace_binop": False, "stencil": False, "fusion": False}
 
 
 class DependencyCache(FunctionCache):

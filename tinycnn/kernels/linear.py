@@ -5,12 +5,14 @@
 - ``linear_forward_naive`` / ``linear_backward_naive``: triple loops.
 - ``linear_forward`` / ``linear_backward``: the same products through BLAS
   (``gemm``, as the conv kernels call it: one compiled function for every
-  product, where np.dot compiles a variant for each transposed operand).
+  product, where np.dot compiles a variant for each transposed operand),
+  with BLAS held at one thread while they run (``fast/threads.py`` says why).
 """
 
 import numpy as np
 
-from tinycnn.kernels.blas import AS_IS, TRANSPOSED, gemm
+from tinycnn.kernels.fast.blas import AS_IS, TRANSPOSED, gemm
+from tinycnn.kernels.fast.threads import one_blas_thread
 from tinycnn.kernels.jit import njit
 
 
@@ -48,9 +50,23 @@ def linear_backward_naive(dout, x, weight):
     return dx, dweight, dbias
 
 
-@njit
 def linear_forward(x, weight, bias):
     """x: (N, D), weight: (M, D), bias: (M,) -> out: (N, M)."""
+    x, weight = np.ascontiguousarray(x), np.ascontiguousarray(weight)
+    with one_blas_thread():
+        return linear_forward_blas(x, weight, bias)
+
+
+def linear_backward(dout, x, weight):
+    """dout: (N, M); x: (N, D), weight: (M, D) cached -> dx (N, D), dweight (M, D), dbias (M,)."""
+    dout, x, weight = np.ascontiguousarray(dout), np.ascontiguousarray(x), np.ascontiguousarray(weight)
+    with one_blas_thread():
+        return linear_backward_blas(dout, x, weight)
+
+
+@njit
+def linear_forward_blas(x, weight, bias):
+    """``linear_forward``'s kernel: x (N, D), weight (M, D), bias (M,), C-contiguous -> out (N, M)."""
     out = np.empty((x.shape[0], weight.shape[0]), dtype=x.dtype)
     gemm(x, AS_IS, weight, TRANSPOSED, 0.0, out)  # out = x @ weight.T
     for n in range(out.shape[0]):
@@ -60,8 +76,8 @@ def linear_forward(x, weight, bias):
 
 
 @njit
-def linear_backward(dout, x, weight):
-    """dout: (N, M); x: (N, D), weight: (M, D) cached -> dx (N, D), dweight (M, D), dbias (M,).
+def linear_backward_blas(dout, x, weight):
+    """``linear_backward``'s kernel: dout (N, M); x (N, D), weight (M, D), C-contiguous -> dx, dweight, dbias.
 
     forward: out = x @ weight.T + bias
       => dx = dout @ weight,  dweight = dout.T @ x,  dbias = dout summed over the batch

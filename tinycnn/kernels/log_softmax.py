@@ -18,7 +18,7 @@ with softmax_i = exp(out_i), and by the chain rule
 - ``log_softmax_forward`` / ``log_softmax_backward``: one row at a time
   (``_log_softmax_row``, ``_log_softmax_backward_row``), on one thread: a
   batch is N rows of 10 classes, too little work for threads to pay, and a
-  parallel kernel costs Numba more to compile (0.35 s each, measured).
+  parallel kernel costs Numba more to compile.
 """
 
 import numpy as np

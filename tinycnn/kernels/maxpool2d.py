@@ -23,7 +23,7 @@ import numpy as np
 from numba import prange
 
 from tinycnn.kernels.jit import njit
-from tinycnn.kernels.threads import prange_only
+from tinycnn.kernels.jit import prange_only
 
 
 def maxpool2d_output_size(size, kernel, stride):
@@ -37,16 +37,16 @@ def maxpool2d_output_size(size, kernel, stride):
 
 @njit
 def maxpool2d_forward_naive(x, KH, KW, SH, SW):
-    """x: (N, C, H, W) -> out (N, C, OH, OW), argmax (N, C, OH, OW) int64 (cached).
+    """x: (N, C, H, W) -> out (N, C, OH, OW), winner_index (N, C, OH, OW) int64 (cached).
 
-    argmax holds the flat index ih*W + iw, within its (H, W) plane, of the
+    winner_index holds the flat index ih*W + iw, within its (H, W) plane, of the
     pixel that won each window.
     """
     N, C, H, W = x.shape
     OH = (H - KH) // SH + 1
     OW = (W - KW) // SW + 1
     out = np.empty((N, C, OH, OW), dtype=x.dtype)
-    argmax = np.empty((N, C, OH, OW), dtype=np.int64)
+    winner_index = np.empty((N, C, OH, OW), dtype=np.int64)
     for n in range(N):
         for c in range(C):
             for oh in range(OH):
@@ -59,16 +59,16 @@ def maxpool2d_forward_naive(x, KH, KW, SH, SW):
                             if x[n, c, ih, iw] > best or np.isnan(x[n, c, ih, iw]):
                                 best, best_index = x[n, c, ih, iw], ih * W + iw
                     out[n, c, oh, ow] = best
-                    argmax[n, c, oh, ow] = best_index
-    return out, argmax
+                    winner_index[n, c, oh, ow] = best_index
+    return out, winner_index
 
 
 @njit
-def maxpool2d_backward_naive(dout, argmax, H, W):
+def maxpool2d_backward_naive(dout, winner_index, H, W):
     """Route each output gradient to the input pixel that won its window.
 
     dout:   (N, C, OH, OW)
-    argmax: (N, C, OH, OW) flat index ih*W + iw within the plane (from the forward)
+    winner_index: (N, C, OH, OW) flat index ih*W + iw within the plane (from the forward)
     returns dx: (N, C, H, W); windows that overlap (stride < kernel) add up
     """
     N, C, OH, OW = dout.shape
@@ -77,8 +77,8 @@ def maxpool2d_backward_naive(dout, argmax, H, W):
         for c in range(C):
             for oh in range(OH):
                 for ow in range(OW):
-                    # forward: out[n, c, oh, ow] = x[n, c].flat[argmax[n, c, oh, ow]]
-                    dx[n, c, argmax[n, c, oh, ow]] += dout[n, c, oh, ow]
+                    # forward: out[n, c, oh, ow] = x[n, c].flat[winner_index[n, c, oh, ow]]
+                    dx[n, c, winner_index[n, c, oh, ow]] += dout[n, c, oh, ow]
     return dx.reshape(N, C, H, W)
 
 
@@ -87,8 +87,8 @@ def maxpool2d_backward_naive(dout, argmax, H, W):
 
 
 @njit
-def _pool_plane(plane, KH, KW, SH, SW, out, argmax):
-    """Max-pool one (H, W) plane into out (OH, OW), recording winners in argmax (OH, OW)."""
+def _pool_plane(plane, KH, KW, SH, SW, out, winner_index):
+    """Max-pool one (H, W) plane into out (OH, OW), recording winners in winner_index (OH, OW)."""
     H, W = plane.shape
     OH, OW = out.shape
     for oh in range(OH):
@@ -105,31 +105,31 @@ def _pool_plane(plane, KH, KW, SH, SW, out, argmax):
                         best = value
                         best_index = ih * W + iw
             out[oh, ow] = best
-            argmax[oh, ow] = best_index
+            winner_index[oh, ow] = best_index
 
 
 @njit(parallel=prange_only())
 def maxpool2d_forward(x, KH, KW, SH, SW):
-    """x: (N, C, H, W) -> out (N, C, OH, OW), argmax (N, C, OH, OW) int64 (cached)."""
+    """x: (N, C, H, W) -> out (N, C, OH, OW), winner_index (N, C, OH, OW) int64 (cached)."""
     N, C, H, W = x.shape
     OH = (H - KH) // SH + 1
     OW = (W - KW) // SW + 1
     out = np.empty((N, C, OH, OW), dtype=x.dtype)
-    argmax = np.empty((N, C, OH, OW), dtype=np.int64)
+    winner_index = np.empty((N, C, OH, OW), dtype=np.int64)
     for plane in prange(N * C):  # each thread owns whole planes
         n, c = plane // C, plane % C
-        _pool_plane(x[n, c], KH=KH, KW=KW, SH=SH, SW=SW, out=out[n, c], argmax=argmax[n, c])
-    return out, argmax
+        _pool_plane(x[n, c], KH=KH, KW=KW, SH=SH, SW=SW, out=out[n, c], winner_index=winner_index[n, c])
+    return out, winner_index
 
 
 @njit(parallel=prange_only())
-def maxpool2d_backward(dout, argmax, H, W):
-    """dout, argmax: (N, C, OH, OW) -> dx: (N, C, H, W). Parallel over planes (disjoint writes)."""
+def maxpool2d_backward(dout, winner_index, H, W):
+    """dout, winner_index: (N, C, OH, OW) -> dx: (N, C, H, W). Parallel over planes (disjoint writes)."""
     N, C, OH, OW = dout.shape
     dx = np.zeros((N, C, H * W), dtype=dout.dtype)
     for plane in prange(N * C):
         n, c = plane // C, plane % C
         for oh in range(OH):
             for ow in range(OW):
-                dx[n, c, argmax[n, c, oh, ow]] += dout[n, c, oh, ow]
+                dx[n, c, winner_index[n, c, oh, ow]] += dout[n, c, oh, ow]
     return dx.reshape(N, C, H, W)

@@ -3,9 +3,9 @@
 Inside a kernel, ``np.zeros(shape, dtype=...)`` is not one function to
 Numba but a small one it compiles for that kind of call: a shape of 2, 3 or
 4 sizes, each dtype. It keeps those in memory only, so every process
-compiles them again, for every kernel it compiles: the conv backward's nine
-allocations were about 0.8 s of its 3.9 s compile, paid after every edit to
-``conv2d.py`` (and by both processes of a cold start). Wrapped in these
+compiles them again, for every kernel it compiles: a fifth of the conv
+backward's compile, paid after every edit to ``conv2d.py`` (and by both
+processes of a cold start). Wrapped in these
 cached functions they are compiled once per kind of call, like any kernel,
 and later kernels load them from the disk cache.
 
@@ -47,11 +47,9 @@ def output_array(shape, dtype, zeroed=False):
     """A new array for a conv kernel to fill, allocated from Python: NumPy's below 4 MB, Numba's from 4 MB on.
 
     For arrays of 4 MB or more NumPy asks the system for huge pages
-    (``madvise``), and where memory first had to be compacted to find them,
-    the conv1 forward with fusion off took 87 ms instead of 32 (its 44 MB
-    output). Numba's allocator does not ask, as when these arrays were
-    allocated inside the kernels. Below 4 MB NumPy's call is the quicker
-    from Python (half a microsecond against six).
+    (``madvise``), and where memory first has to be compacted to find them,
+    a large output costs more to allocate than to compute. Numba's allocator
+    does not ask. Below 4 MB NumPy's call is the quicker from Python.
     """
     if math.prod(shape) * np.dtype(dtype).itemsize < NUMPY_HUGE_PAGES_FROM:
         return np.zeros(shape, dtype) if zeroed else np.empty(shape, dtype)

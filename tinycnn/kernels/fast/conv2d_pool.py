@@ -16,35 +16,31 @@ plane of RH x RW per filter, and hands it to one of these, by the pool:
   number known only when it runs.
 
 Each pooled value is the largest of its window, plus the bias, then ReLU'd;
-``winner`` keeps where in the window it was, for the backward. The rules
+``winner_place`` keeps where in the window it was, for the backward. The rules
 are ``maxpool2d.py``'s and ``relu.py``'s: the first maximum in row-major
 window order wins, NaN wins, and NaN passes through the ReLU.
 
 They live apart from ``conv2d.py`` because Numba compiles again every
 kernel of a file that changed: an edit to the conv kernels then leaves
-these compiled (0.45 s less after each edit to ``conv2d.py``, measured
-with ``experiments/startup.py``). An edit to this file recompiles these
-and the conv forward that calls them (``jit.py``).
+these compiled. An edit to this file recompiles these and the conv
+forward that calls them (``jit.py``).
 """
 
 from tinycnn.kernels.jit import njit
 
 
-
-
 @njit(inline="always")
-def bias_pool_relu(plane, bias, kernel, stride, relu, out, winner):
+def bias_pool_relu(plane, bias, kernel, stride, relu, out, winner_place):
     """Add ``bias`` to one (RH, RW) conv plane, max-pool it into out (PH, PW), then ReLU if ``relu``.
 
-    winner (PH, PW) int8 gets the place of each window's maximum in its
+    winner_place (PH, PW) int8 gets the place of each window's maximum in its
     window, kh*kernel + kw: a number below kernel**2 that fits in a byte,
     where ``maxpool2d.py`` keeps a flat index into the plane. Same rule
     (first maximum in row-major window order wins; NaN wins). The bias is
     added to each value as it is read, exactly as a separate pass would have
     added it, without that pass. The loop body has no branches (a select,
-    not an if), so the compiler can run it over several windows at once;
-    inlined with a constant kernel this is about 3x faster than
-    ``maxpool2d._pool_plane`` on the study's 2x2 pools.
+    not an if), so the compiler can run it over several windows at once,
+    and inlined with a constant kernel it unrolls the window.
     """
     PH, PW = out.shape
     for ph in range(PH):
@@ -60,30 +56,30 @@ def bias_pool_relu(plane, bias, kernel, stride, relu, out, winner):
             if relu:
                 best = 0.0 if best <= 0 else best  # written so that NaN passes through, as in relu.py
             out[ph, pw] = best
-            winner[ph, pw] = best_place
+            winner_place[ph, pw] = best_place
 
 
 # What the conv forward calls: each a function of its own, called once per plane or image (inlined into the
-# conv kernel they cost Numba more to compile; as calls they cost nothing measurable).
+# conv kernel they cost Numba more to compile).
 
 
 @njit
-def bias_pool_relu_2x2(plane, bias, relu, out, winner):
-    bias_pool_relu(plane, bias, kernel=2, stride=2, relu=relu, out=out, winner=winner)
+def bias_pool_relu_2x2(plane, bias, relu, out, winner_place):
+    bias_pool_relu(plane, bias, kernel=2, stride=2, relu=relu, out=out, winner_place=winner_place)
 
 
 @njit
-def bias_pool_relu_any(plane, bias, kernel, stride, relu, out, winner):
-    bias_pool_relu(plane, bias, kernel=kernel, stride=stride, relu=relu, out=out, winner=winner)
+def bias_pool_relu_any(plane, bias, kernel, stride, relu, out, winner_place):
+    bias_pool_relu(plane, bias, kernel=kernel, stride=stride, relu=relu, out=out, winner_place=winner_place)
 
 
 @njit
-def bias_pool_relu_across_filters(conv, bias, kernel, stride, RW, relu, out, winner, conv_t, best, best_place):
+def bias_pool_relu_across_filters(conv, bias, kernel, stride, RW, relu, out, winner_place, conv_t, best, best_place):
     """``bias_pool_relu`` for all of one image's planes at once: window by window, the filters innermost.
 
     conv:   (F, RH*RW), one image's product, plane f in row f
     bias:   (F,)
-    out:    (F, PH, PW), winner (F, PH, PW) int8: written as ``bias_pool_relu`` writes them
+    out:    (F, PH, PW), winner_place (F, PH, PW) int8: written as ``bias_pool_relu`` writes them
     conv_t: (RH*RW, F), best (F,), best_place (F,) int8: scratch
 
     A small pooled plane, such as the study's 3x3 pool of a 9x9 product,
@@ -93,8 +89,7 @@ def bias_pool_relu_across_filters(conv, bias, kernel, stride, RW, relu, out, win
     transposed, so that the values of one place for all F filters lie side
     by side, and every comparison ``bias_pool_relu`` makes runs for F
     filters at a time, in the same order for each filter: the same maxima
-    and winners, ties and NaN included. On the study's second layer (32
-    filters) the conv forward took 5.9 ms per 1,024 images against 7.6.
+    and winners, ties and NaN included.
     """
     F, positions = conv.shape
     _, PH, PW = out.shape
@@ -120,4 +115,4 @@ def bias_pool_relu_across_filters(conv, bias, kernel, stride, RW, relu, out, win
                 if relu:
                     value = 0.0 if value <= 0 else value  # NaN passes through, as in relu.py
                 out[f, ph, pw] = value
-                winner[f, ph, pw] = best_place[f]
+                winner_place[f, ph, pw] = best_place[f]

@@ -9,22 +9,20 @@ Why not a ``prange`` loop inside each of those kernels, as the smaller
 kernels (ReLU, pools, BatchNorm) have? Numba then links the machine code of
 everything the loop's body calls (im2col, the pools, gemm) into three
 functions (the body, a wrapper that runs it on the threads, the kernel that
-calls that) and optimises it again in each: the conv forward took 4.2 s to
-compile that way, against 1.0 s for the same work compiled once, as
-``conv2d_forward_part`` is now. Here the parallel loop, ``_run_parts``,
+calls that) and optimises it again in each, which made the conv kernels
+several times slower to compile. Here the parallel loop, ``_run_parts``,
 receives the part's kernel as a plain function pointer (a first-class
-function, in Numba's words), so its compile never includes the kernel: it is
-compiled once per kind of kernel and arguments (0.5 s), and not again when a
+function, in Numba's words), so its compile never includes the kernel: it
+is compiled once per kind of kernel and arguments, and not again when a
 kernel's file changes.
 
 A first-class function is one compiled version of a kernel, for fixed
 argument types. So ``run_in_parts`` first compiles (or loads) the kernel for
 the types of its arguments, keeps that version's pointer per kind of
-arguments, and hands Numba its type ready-made (working it out anew took 10
-microseconds a call). A call still costs about 10 microseconds more than a
-``prange`` kernel's. This leans on Numba's first-class functions and on one
-class of its internals (``CompileResultWAP``), so a Numba release may move
-it: the tests run every conv kernel through it.
+arguments (``_type_key``), and hands Numba its type ready-made (working it
+out anew on every call is slow). This leans on Numba's first-class
+functions and on one class of its internals (``CompileResultWAP``), so a
+Numba release may move it: the tests run every conv kernel through it.
 
 A function pointer carries no exception back: an error inside a kernel run
 this way (an allocation that fails on a large input, a ``raise``) is
@@ -47,12 +45,10 @@ would compete with those:
   keep spinning for a while, waiting for more work, just as the next
   kernel's Numba threads start.
 
-Measured on this project's 2-core machine: with BLAS held at one thread
-only around the conv kernels, a training step of the study's minimal model
-took 153 ms; held around the linear kernels too, 48 ms. So while a conv or
-linear kernel runs (``functional.py`` enters ``one_blas_thread`` around
-them), every BLAS library loaded in the process is held at one thread;
-outside them it is as the user left it.
+So while a conv or linear kernel runs (their Python wrappers enter
+``one_blas_thread``), every BLAS library loaded in the process is held at
+one thread; outside them it is as the user left it. docs/performance.md
+has what each of these measured.
 """
 
 import contextlib
@@ -66,18 +62,7 @@ from numba.core.types.function_type import CompileResultWAP
 from numba.extending import typeof_impl
 from threadpoolctl import ThreadpoolController
 
-from tinycnn.kernels.jit import njit
-
-# The parallel options of every tinycnn kernel that has a prange loop: parallelise that loop and nothing
-# else. With plain parallel=True, Numba also turns every array expression of the kernel (np.zeros, a += b
-# on arrays) into a parallel loop of its own, each compiled apart: the conv backward, when it had its own
-# prange loop, took 8.6 s to compile that way here and 5.2 s with this.
-def prange_only():
-    """The dict to give ``@njit(parallel=...)``: a fresh one each time, because Numba empties the dict it is given
-    (a shared one leaves every kernel after the first with Numba's defaults: all of the above, parallel)."""
-    return {"prange": True, "numpy": False, "setitem": False, "reduction": False, "comprehension": False,
-            "inplace_binop": False, "stencil": False, "fusion": False}
-
+from tinycnn.kernels.jit import njit, prange_only
 
 class KernelError(RuntimeError):
     """A kernel run on Numba's threads stopped before its end: its outputs are not valid."""
@@ -174,15 +159,15 @@ class _KernelPointer(CompileResultWAP):
 
 @typeof_impl.register(_KernelPointer)
 def _type_of_kernel_pointer(pointer, context):
-    return pointer.numba_type  # made once: Numba's own typeof would build it anew on every call (10 microseconds)
+    return pointer.numba_type  # made once: Numba's own typeof would build it anew on every call
 
 
 _pointers = {}  # (kernel, kinds of its arguments) -> that kernel's compiled version as a function pointer
 
 
-def _kind(value):
+def _type_key(value):
     """What Numba's type of an argument depends on, found quickly for arrays and plain numbers (numba.typeof
-    takes 5 microseconds an array); anything else is asked of numba.typeof."""
+    is slow on arrays); anything else is asked of numba.typeof."""
     if isinstance(value, np.ndarray):
         flags = value.flags
         return value.dtype, value.ndim, flags.c_contiguous, flags.f_contiguous, flags.writeable, flags.aligned
@@ -198,7 +183,7 @@ def _as_function_pointer(kernel, args):
         if numba.config.DISABLE_JIT:  # every kernel is a plain Python function, called by a plain loop
             return kernel
         raise TypeError(f"run_in_parts runs a Numba kernel (made with @njit); {kernel!r} is not one")
-    key = (kernel, tuple(map(_kind, args)))
+    key = (kernel, tuple(map(_type_key, args)))
     pointer = _pointers.get(key)
     if pointer is None:
         signature = _part_signature(args)
@@ -219,9 +204,9 @@ _libraries = None  # threadpoolctl's controller of each BLAS library loaded, fou
 def one_blas_thread():
     """Within this block every BLAS library runs on one thread; afterwards each has its own count back.
 
-    The libraries' own set-threads functions are called directly (about 4
-    microseconds for both OpenBLAS copies here; threadpoolctl's general
-    ``limit`` took 15, on every conv and linear call).
+    The libraries' own set-threads functions are called directly: quicker
+    than threadpoolctl's general ``limit``, and this runs on every conv and
+    linear call.
     """
     global _libraries
     if _libraries is None:
