@@ -10,8 +10,8 @@ Three cases, the ones a user waits for:
   what a new clone, a new virtual environment or a CI job pays;
 - ``warm``: the cache the previous run filled;
 - ``edit``: a comment line appended first to the file of the conv kernel
-  that the training path runs (``tinycnn/kernels/conv2d.py``; before
-  commit e3ba4d2, ``conv2d_fused.py``), then ``--limit 4096``: what someone
+  that the training path runs (``tinycnn/kernels/fast/conv2d.py``; at
+  older commits ``conv2d.py`` or ``conv2d_fused.py``), then ``--limit 4096``: what someone
   studying the kernels pays after each change.
 
 A shared machine's speed drifts (this project's 2-core one by up to a
@@ -45,9 +45,10 @@ from tinycnn.files import write_json
 REPO = Path(__file__).resolve().parents[1]
 CASES = ("cold", "warm", "edit")
 EDIT_LIMIT = 4096  # images the edit case trains on: the compile, not the epoch, is what it measures
-# The file an edit touches: the fused conv kernel's. Until commit e3ba4d2 that was conv2d_fused.py (conv2d.py
-# then held the unfused kernel, which the training path did not run); since then it is conv2d.py.
-EDITED_FILES = ("tinycnn/kernels/conv2d_fused.py", "tinycnn/kernels/conv2d.py")
+# The file an edit touches: the fused conv kernel's, the first of these a commit has. Until commit e3ba4d2 that
+# was conv2d_fused.py (conv2d.py then held the unfused kernel, which the training path did not run); then
+# conv2d.py; since 5be6d19, fast/conv2d.py (conv2d.py holds the reference pair).
+EDITED_FILES = ("tinycnn/kernels/fast/conv2d.py", "tinycnn/kernels/conv2d_fused.py", "tinycnn/kernels/conv2d.py")
 
 
 def git(*args):

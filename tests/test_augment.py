@@ -124,7 +124,7 @@ def test_shuffled_loader_is_a_seeded_permutation_redrawn_each_epoch():
 
 
 def test_a_zero_std_or_an_impossible_crop_is_refused_before_the_kernel_runs():
-    """Inside the kernel, run on Numba's threads, the error would be printed and lost (kernels/threads.py)."""
+    """Inside the kernel, run on Numba's threads, the error would be printed and lost (kernels/fast/threads.py)."""
     images = np.zeros((2, 28, 28), dtype=np.uint8)
     with pytest.raises(ValueError, match="std > 0"):
         Augment(std=0.0, generator=np.random.default_rng(0))(images)

@@ -1,4 +1,4 @@
-"""kernels/buffers.py's output_array: the same array from NumPy below 4 MB and from Numba above it."""
+"""kernels/fast/buffers.py's output_array: the same array from NumPy below 4 MB and from Numba above it."""
 
 import numpy as np
 import pytest

@@ -297,3 +297,20 @@ def test_a_failed_check_leaves_no_folders_behind(tmp_path, capsys):
     assert iter1.main("short", iter1.TRIALS[:1], argv=argv + ["--trial", "1a"]) == 2
     assert "give --checkpoints a folder you can write to" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_a_run_on_the_reference_kernels_says_so_and_is_not_held_to_the_committed_record(tmp_path, capsys):
+    """--kernels reference (tinycnn/backend.py): the naive twins train the trial; the record names the set, the
+    run is not compared with the committed record (made with the fast kernels), and the caller's set is back."""
+    import tinycnn
+
+    out = tmp_path / "4a.json"
+    argv = ["--trial", "4a", "--limit", "64", "--kernels", "reference", "--no-progress", "--no-plots", "--out", str(out)]
+    assert iter4.main("short", iter4.TRIALS, argv=argv) == 0
+    printed = capsys.readouterr().out
+    assert "on the reference kernels" in printed and "committed record" not in printed
+    assert json.loads(out.read_text())["kernels"] == "reference"
+    assert tinycnn.backend.mode() == "fast"
+    with pytest.raises(SystemExit):
+        harness.parse_args("x", iter4.TRIALS, ["--update-results", "--kernels", "reference"])
+    assert "drop --kernels reference" in capsys.readouterr().err

@@ -101,7 +101,7 @@ def test_every_kernel_of_tinycnn_has_the_dependency_cache():
 
 
 def test_the_options_a_kernel_is_compiled_with_are_part_of_its_stamp():
-    """An edit to threads.prange_only() or to the options njit passes changes no kernel's file, only its options:
+    """An edit to jit.prange_only() or to the options njit passes changes no kernel's file, only its options:
     a cache keyed on the files alone would load machine code compiled with the old ones."""
     from tinycnn.kernels.relu import relu_forward
     from tinycnn.kernels.fast.threads import prange_only

@@ -3,7 +3,7 @@
 Two places can lose an exception: a part kernel called through a function
 pointer on Numba's threads (threads.run_in_parts), and the body of a
 prange loop (an allocation that fails there is not raised, see
-kernels/threads.py). The first is checked by running kernels that fail;
+kernels/fast/threads.py). The first is checked by running kernels that fail;
 the second by reading the machine code of every prange loop for calls to
 Numba's allocator.
 """

@@ -45,7 +45,7 @@ def test_the_function_pointer_threads_py_passes():
 
     signature = (numba.float64[::1], numba.int64, numba.int64)
     part.compile(signature)
-    internal("tinycnn/kernels/threads.py subclasses (numba.core.types.function_type.CompileResultWAP)",
+    internal("tinycnn/kernels/fast/threads.py subclasses (numba.core.types.function_type.CompileResultWAP)",
              lambda: CompileResultWAP(part.overloads[signature]).signature() is not None)
 
 
@@ -54,7 +54,7 @@ def test_the_gemm_blas_py_calls():
 
     import tinycnn.kernels.fast.blas  # noqa: F401  (loads SciPy's BLAS, which numba_xxgemm calls)
 
-    internal("tinycnn/kernels/blas.py calls by name (numba_xxgemm, Numba's helper for np.dot)",
+    internal("tinycnn/kernels/fast/blas.py calls by name (numba_xxgemm, Numba's helper for np.dot)",
              lambda: llvmlite.binding.address_of_symbol("numba_xxgemm") is not None)
     a = np.arange(6.0).reshape(2, 3)
     c = np.zeros((2, 2))

@@ -1,4 +1,4 @@
-"""kernels/threads.py's run_in_parts: every part runs once, with its index, on kernels compiled apart."""
+"""kernels/fast/threads.py's run_in_parts: every part runs once, with its index, on kernels compiled apart."""
 
 import numpy as np
 from numba import njit

@@ -22,7 +22,7 @@ those (``kernels/jit.py``).
   this one, which starts at once, unless other threads are running: a
   fork copies none of them, and a lock one of them held would never be
   released in the copy) compiles it, the parallel loop that runs
-  the conv kernels and the augmentation (``kernels/threads.py``), the conv
+  the conv kernels and the augmentation (``kernels/fast/threads.py``), the conv
   forward's pools, the normalisation and the first layer's forward
   (``conv2d_windows.py``) while this one compiles the augmentation, the
   conv forward and the small kernels (linear, ReLU, log-softmax, NLL):
