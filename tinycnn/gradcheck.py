@@ -2,7 +2,10 @@
 
     python -m tinycnn.gradcheck conv2d                       # the defaults: a 2x2x6x6 input, 3 filters of 3x3
     python -m tinycnn.gradcheck conv2d --stride 2 --padding 1 --relu --pool 2
+    python -m tinycnn.gradcheck conv2d --layer conv1         # the study's first layer, on its own fused path
     python -m tinycnn.gradcheck max_pool2d --height 7 --width 5 --kernel 3 --stride 2
+    python -m tinycnn.gradcheck leaky_relu --option negative_slope=0.2   # any public function of F, no case needed
+    python -m tinycnn.gradcheck my_op --from myops           # a function of your own module myops.py
     python -m tinycnn.gradcheck --list                       # every op it knows
 
 How it checks. The op's output is turned into one number,
@@ -14,9 +17,28 @@ the loss recomputed: ``(loss(x + eps) - loss(x - eps)) / (2 eps)`` is the
 calculus involved. All in float64, so both are good to about 1e-9. An entry
 passes when |analytic - numeric| <= atol + rtol * |numeric|.
 
+What a pass proves: the backward agrees with the forward. It says nothing
+of whether the forward is right: a kernel pair wrong in the same way both
+ways (a max-pool turned into a min-pool, and its backward sending the
+gradient to the minimum) passes. The forward is held to its ``_naive``
+twin by tests/test_kernels.py, and the naive twin is the definition written
+as loops, to be read.
+
 ReLU and max-pool have kinks (at 0, at ties), where a finite difference
 straddles two slopes; their inputs are drawn with distinct values well away
 from 0, so no step of eps crosses a kink.
+
+Ops. The built-in cases (``OPS`` below) are the ops that need inputs of
+their own: a conv's weight, a loss's targets, a batch norm's statistics.
+Any other name is looked up as a public function of tinycnn.functional,
+or, with ``--from MODULE``, of a module of yours (imported first, so that
+its ``tinycnn.backend.register`` runs), and checked generically: each
+positional parameter without a default is a tensor input of shape
+(--batch, --channels, --height, --width), all drawn with
+``distinct_values``; the other parameters keep their defaults unless
+``--option name=value`` sets them. A ``Function`` subclass can be named
+the same way (its forward's positional parameters are the inputs).
+``check_function`` does the same from Python.
 
 The test suite's gradient checks call ``check_gradients`` here. Exit status
 of the command: 0 when every input is within tolerance, 1 when one is not
@@ -24,16 +46,27 @@ of the command: 0 when every input is within tolerance, 1 when one is not
 """
 
 import argparse
+import ast
 import dataclasses
+import importlib
+import inspect
+import math
 import sys
 
 import numpy as np
 
 import tinycnn.functional as F
-from tinycnn.tensor import Tensor, no_grad
+from tinycnn import backend, fusion
+from tinycnn.kernels.fast.conv2d_windows import pools_in_window_order
+from tinycnn.tensor import Function, Tensor, no_grad
 
 EPS = 1e-6
 RTOL, ATOL = 1e-5, 1e-7
+
+# Printed with every run of the command: what a pass means, and where the rest of the proof is.
+WHAT_IT_PROVES = ("What a pass proves: the backward agrees with the forward (these are its finite differences). "
+                  "Not that the forward\nis right: a consistently wrong pair (min-pool for max-pool) passes; "
+                  "tests/test_kernels.py holds it to its _naive twin.")
 
 
 def distinct_values(rng, shape, gap=0.05, dtype=np.float64):
@@ -84,15 +117,25 @@ class InputCheck:
             np.all(self.errors <= 1.0))
 
     def describe(self, entries=3):
-        """A few entries side by side, then the worst one, then the verdict."""
+        """A few entries side by side, then the worst one, then the verdict.
+
+        The entries shown are the first whose numeric gradient is not zero: most of a max-pool's input won no
+        window and has a gradient of 0 both ways, which shows nothing. Entries of gradient 0 fill in only when
+        there are too few others.
+        """
         lines = [f"{self.name} {self.numeric.shape}:"]
         if self.analytic is None or self.analytic.shape != self.numeric.shape:
             got = "no gradient" if self.analytic is None else f"a gradient of shape {self.analytic.shape}"
             return "\n".join(lines + [f"  autograd gave {got}  FAIL"])
+        moving = np.abs(self.numeric) > self.atol  # "not zero": above the tolerance, so rounding noise is zero
+        if 0 < moving.sum() < moving.size:
+            lines[0] = (f"{self.name} {self.numeric.shape}: {int(moving.sum())} of {moving.size} entries have a "
+                        f"non-zero numeric gradient, shown first:")
+        first = [tuple(int(i) for i in index) for index in np.argwhere(moving)]
+        first += [tuple(int(i) for i in index) for index in np.argwhere(~moving)][:max(entries - len(first), 0)]
         lines.append(f"  {'entry':<22}{'analytic':>18}{'numeric':>18}{'|difference|':>14}")
-        indices = list(np.ndindex(self.numeric.shape))
         worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(self.errors)), self.numeric.shape))
-        for label, index in [(str(i), i) for i in indices[:entries]] + [(f"worst {worst}", worst)]:
+        for label, index in [(str(i), i) for i in first[:entries]] + [(f"worst {worst}", worst)]:
             if not self.numeric.size:
                 break
             a, n = self.analytic[index], self.numeric[index]
@@ -124,12 +167,48 @@ def gradient_check(fn, arrays, names=None, seed=0, rtol=RTOL, atol=ATOL, wrt=Non
     return [InputCheck(names[i], tensors[i].grad, numerical_gradient(loss, arrays[i], eps), rtol, atol) for i in wrt]
 
 
-def check_gradients(fn, arrays, seed=0, rtol=RTOL, atol=ATOL, wrt=None, names=None):
-    """``gradient_check``, raising AssertionError with the report of every input that is off."""
-    failed = [check for check in gradient_check(fn, arrays, names, seed, rtol, atol, wrt) if not check.ok]
+def _raise_if_off(checks):
+    failed = [check for check in checks if not check.ok]
     if failed:
         raise AssertionError("gradient differs from finite differences:\n"
                              + "\n".join(check.describe() for check in failed))
+    return checks
+
+
+def check_gradients(fn, arrays, seed=0, rtol=RTOL, atol=ATOL, wrt=None, names=None):
+    """``gradient_check``, raising AssertionError with the report of every input that is off; returns the checks."""
+    return _raise_if_off(gradient_check(fn, arrays, names, seed, rtol, atol, wrt))
+
+
+def check_function(function, *arrays, wrt=None, seed=0, rtol=RTOL, atol=ATOL, **options):
+    """Check an op of your own: ``function`` applied to float64 tensors of ``arrays`` with the keyword ``options``.
+
+    ``function`` is a ``Function`` subclass (it is applied as
+    ``function.apply(*tensors, **options)``) or an F-style function (called
+    the same way). ``wrt`` lists the indices of the inputs to check (default
+    all); ``seed``, ``rtol`` and ``atol`` are the check's, every other
+    keyword is the op's. Raises AssertionError with the report of each input
+    that is off; returns the ``InputCheck`` of each checked input, to print
+    with ``describe()``. For an op with kinks (ReLU-like, max-like), make
+    the arrays with ``distinct_values``.
+    """
+    apply, parameters = _callable_and_parameters(function)
+    positional = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    names = positional[:len(arrays)] + [f"input {i}" for i in range(len(positional), len(arrays))]
+    return _raise_if_off(gradient_check(lambda *tensors: apply(*tensors, **options), arrays, names, seed, rtol, atol,
+                                        wrt))
+
+
+def _is_function_class(value):
+    return isinstance(value, type) and issubclass(value, Function)
+
+
+def _callable_and_parameters(function):
+    """(what to call, its parameters): ``apply`` and the forward's parameters after ctx for a Function subclass,
+    the function and its own parameters otherwise."""
+    if _is_function_class(function):
+        return function.apply, list(inspect.signature(function.forward).parameters.values())[1:]
+    return function, list(inspect.signature(function).parameters.values())
 
 
 # ----- the ops the command knows -------------------------------------------------------------------
@@ -143,6 +222,15 @@ class Op:
     help: str
 
 
+# The study's two conv layers (experiments/models.py MinimalNet, the model iter4.py trains), each with the sizes it
+# has there. The fast conv picks its path by the filters, channels and pool (kernels/fast/conv2d.py); a smaller H and
+# W keeps the same path, so --height and --width can shrink a layer to check it quicker.
+LAYERS = {
+    "conv1": dict(batch=2, channels=1, height=28, width=28, out_channels=16, kernel=3, pool=2),
+    "conv2": dict(batch=1, channels=16, height=13, width=13, out_channels=32, kernel=3, pool=3),
+}
+
+
 def _conv2d(args, rng):
     N, C, H, W, Fo, K = args.batch, args.channels, args.height, args.width, args.out_channels, args.kernel
     stride = args.stride or 1
@@ -154,7 +242,8 @@ def _conv2d(args, rng):
         return F.max_pool2d(out, args.pool) if args.pool else out
 
     extra = (", then ReLU" if args.relu else "") + (f", then max-pool {args.pool}" if args.pool else "")
-    return fn, arrays, ["input", "weight", "bias"], f"stride {stride}, padding {args.padding}{extra}"
+    layer = f"the study's {args.layer} (MinimalNet's, iter4.py's), every entry: " if args.layer else ""
+    return fn, arrays, ["input", "weight", "bias"], f"{layer}stride {stride}, padding {args.padding}{extra}"
 
 
 def _max_pool2d(args, rng):
@@ -234,7 +323,7 @@ def _reduction(method):
 
 
 OPS = {
-    "conv2d": Op(_conv2d, "F.conv2d (with --relu and --pool: the fused conv + ReLU + max-pool)"),
+    "conv2d": Op(_conv2d, "F.conv2d (--relu, --pool: fused with ReLU and max-pool; --layer: the study's layers)"),
     "max_pool2d": Op(_max_pool2d, "F.max_pool2d"),
     "batch_norm": Op(_batch_norm, "F.batch_norm (--eval: with running statistics)"),
     "dropout": Op(_dropout(F.dropout), "F.dropout (--p)"),
@@ -257,28 +346,149 @@ OPS = {
 }
 
 
+# ----- any other op: a public function of tinycnn.functional, or of a module of yours --------------------------
+
+
+class LookupFailed(Exception):
+    """The op named cannot be found or cannot be checked generically; the message says why, in one line."""
+
+
+def find_op(name, module_name=None):
+    """The public function (or ``Function`` subclass) ``name`` of ``module_name``, imported first so that its
+    ``tinycnn.backend.register`` calls run; of tinycnn.functional by default."""
+    if module_name is None:
+        module = F
+    else:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            raise LookupFailed(f"--from {module_name}: {error} (run from the folder that holds it, or put that folder "
+                               f"on PYTHONPATH)") from None
+    found = getattr(module, name, None)
+    if name.startswith("_") or not (inspect.isfunction(found) or _is_function_class(found)):
+        where = module.__name__
+        others = "" if module_name else f"; built-in cases: {', '.join(OPS)}"
+        raise LookupFailed(f"unknown op {name!r}: {where} has no public function {name}{others}")
+    return found
+
+
+def generic_op(function, options):
+    """An ``Op`` checking ``function`` with the keyword ``options``: each positional parameter without a default (and
+    not among the options) is a tensor input of shape (N, C, H, W); the others keep their defaults."""
+    apply, parameters = _callable_and_parameters(function)
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters)
+    by_name = {p.name: p for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    unknown = [name for name in options if name not in by_name and not takes_any]
+    label = ("F." if function.__module__ == F.__name__ else f"{function.__module__}.") + function.__qualname__
+    if unknown:
+        raise LookupFailed(f"{label} has no parameter {', '.join(unknown)} (it has {', '.join(by_name) or 'none'})")
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    inputs = [p.name for p in parameters if p.kind in positional and p.default is p.empty and p.name not in options]
+    if _is_function_class(function):  # a forward's positional parameters are all tensors, defaults or not
+        inputs = [p.name for p in parameters if p.kind in positional and p.name not in options]
+    missing = [p.name for p in by_name.values() if p.kind == p.KEYWORD_ONLY and p.default is p.empty
+               and p.name not in options]
+    if missing:
+        raise LookupFailed(f"{label} needs {', '.join(missing)}: give each as --option NAME=VALUE")
+    if not inputs:
+        raise LookupFailed(f"{label} has no positional parameter without a default: nothing to take a gradient of")
+    shown = {p.name: p.default for p in by_name.values() if p.name not in inputs and p.default is not p.empty}
+    shown.update(options)
+
+    def make(args, rng):
+        shape = (args.batch, args.channels, args.height, args.width)
+        values = distinct_values(rng, (len(inputs),) + shape)  # distinct across the inputs too: no ties between them
+        call = f"{label}({', '.join(inputs + [f'{k}={v!r}' for k, v in shown.items()])})"
+        return (lambda *tensors: apply(*tensors, **options)), list(values), inputs, \
+            f"{call}; distinct input values, none near 0"
+
+    return Op(make, f"{label}, checked generically")
+
+
+def generic_candidates():
+    """The public functions of tinycnn.functional that have no built-in case: the command checks them generically."""
+    return {name: value for name, value in vars(F).items() if inspect.isfunction(value) and not name.startswith("_")
+            and value.__module__ == F.__name__ and name not in OPS}
+
+
+def _option(text):
+    """``name=value`` -> (name, value), the value read as a Python literal if it is one (0.2, 3, (2, 2), True)."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"--option takes NAME=VALUE, got {text!r}")
+    try:
+        return name.strip(), ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name.strip(), value  # not a literal: the string itself
+
+
+# ----- which kernels ran ------------------------------------------------------------------------------------------
+
+
+def what_runs(fn, arrays):
+    """A line naming the kernel set, fusion, and what one forward of ``fn`` joins into one kernel call.
+
+    It calls ``fn`` once and looks at the result before its value is computed (a fused op is pending until read).
+    """
+    with no_grad():
+        out = fn(*[Tensor(np.array(a, dtype=np.float64)) for a in arrays])
+    line = f"kernels: {backend.mode()}, fusion {'on' if fusion.is_enabled() else 'off'}"
+    if not fusion.is_enabled():
+        return line + " (each op its own kernel call)"
+    if not (isinstance(out, fusion.Pending) and out.pending):
+        return line
+    options = out.options
+    names = {F.Conv2dFunction: "conv", F.BatchNormFunction: "batch norm"}
+    parts = [names.get(out.function, out.function.__name__)]
+    parts += (["ReLU"] if options.get("relu") else []) + (["max-pool"] if options.get("pool_kernel") else [])
+    if len(parts) == 1:  # nothing joined it
+        return line
+    line += f" ({' + '.join(parts)} as one kernel call"
+    if out.function is F.Conv2dFunction and backend.mode() == "fast" and options.get("pool_kernel"):
+        weight = out.inputs[1]
+        if pools_in_window_order(weight.shape[0], math.prod(weight.shape[1:]), options["pool_kernel"],
+                                 options["pool_stride"]):
+            line += "; its forward in the pool's window order, kernels/fast/conv2d_windows.py"
+    return line + ")"
+
+
+# ----- the command ------------------------------------------------------------------------------------------------
+
+
 class _OneLineParser(argparse.ArgumentParser):
     def error(self, message):
         print(f"gradcheck: error: {message} (see python -m tinycnn.gradcheck --help)", file=sys.stderr)
         sys.exit(2)
 
 
-def parse_args(argv, ops):
+SIZES = (("batch", 2, "N, the batch"), ("channels", 2, "C, input channels"), ("height", 6, "H"), ("width", 6, "W"),
+         ("out-channels", 3, "F, conv filters"), ("kernel", 3, "conv kernel / pool window size"),
+         ("features", 5, "D, linear input features"), ("out-features", 4, "M, linear output features"),
+         ("classes", 4, "K, classes of log_softmax and the losses"))
+
+
+def parse_args(argv):
     parser = _OneLineParser(prog="python -m tinycnn.gradcheck", description=__doc__.splitlines()[0])
-    parser.add_argument("op", nargs="?", help="the op to check; --list shows them")
+    parser.add_argument("op", nargs="?", help="the op to check: a built-in case, or any public function of "
+                                              "tinycnn.functional (or of --from MODULE); --list shows them")
     parser.add_argument("--list", action="store_true", help="list the ops and exit")
+    parser.add_argument("--from", dest="module", metavar="MODULE",
+                        help="find the op in this module of yours (importable: run from its folder), not in "
+                             "tinycnn.functional; it is imported first, so its backend.register runs")
+    parser.add_argument("--option", action="append", default=[], type=_option, metavar="NAME=VALUE",
+                        help="a keyword option of an op checked generically, e.g. negative_slope=0.2 (repeatable)")
     sizes = parser.add_argument_group("shapes")
-    for flag, default, meaning in (("batch", 2, "N, the batch"), ("channels", 2, "C, input channels"),
-                                   ("height", 6, "H"), ("width", 6, "W"), ("out-channels", 3, "F, conv filters"),
-                                   ("kernel", 3, "conv kernel / pool window size"),
-                                   ("features", 5, "D, linear input features"),
-                                   ("out-features", 4, "M, linear output features"),
-                                   ("classes", 4, "K, classes of log_softmax and the losses")):
-        sizes.add_argument(f"--{flag}", type=int, default=default, help=f"{meaning} (default {default})")
+    for flag, default, meaning in SIZES:
+        sizes.add_argument(f"--{flag}", type=int, help=f"{meaning} (default {default})")
     parser.add_argument("--stride", type=int, help="stride (default: 1 for conv2d, the kernel for max_pool2d)")
     parser.add_argument("--padding", type=int, default=0, help="conv2d's zero padding (default 0)")
     parser.add_argument("--relu", action="store_true", help="conv2d: a ReLU after the conv")
-    parser.add_argument("--pool", type=int, default=0, help="conv2d: a max-pool of this size after the conv")
+    parser.add_argument("--pool", type=int, help="conv2d: a max-pool of this size after the conv (default 0: none)")
+    parser.add_argument("--layer", choices=sorted(LAYERS),
+                        help="conv2d: one of the study's two fused layers, with its sizes, ReLU and pool "
+                             "(conv1: 1 -> 16 channels, 3x3, 2x2 pool, 2 images of 28x28, which runs "
+                             "kernels/fast/conv2d_windows.py's forward; conv2: 16 -> 32, 3x3, 3x3 pool, one image "
+                             "of 13x13); a smaller --height and --width keep the same path")
     parser.add_argument("--dim", type=int, default=1, help="log_softmax's dim (default 1)")
     parser.add_argument("--eval", action="store_true", help="batch_norm: evaluation mode")
     parser.add_argument("--p", type=float, default=0.5, help="dropout probability (default 0.5)")
@@ -288,33 +498,67 @@ def parse_args(argv, ops):
     parser.add_argument("--rtol", type=float, default=RTOL, help=f"relative tolerance (default {RTOL})")
     parser.add_argument("--atol", type=float, default=ATOL, help=f"absolute tolerance (default {ATOL})")
     args = parser.parse_args(argv)
-    if not args.list and args.op not in ops:
-        parser.error(f"unknown op {args.op!r}; choose from {', '.join(ops)}" if args.op else "which op? e.g. conv2d")
-    sizes_given = [name for name in ("batch", "channels", "height", "width", "out_channels", "kernel", "features",
-                                     "out_features", "classes") if getattr(args, name) < 1]
+    if not args.list and not args.op:
+        parser.error("which op? e.g. conv2d")
+    if args.layer:
+        if args.op != "conv2d" or args.module:
+            parser.error("--layer goes with conv2d (the built-in case)")
+        args.relu = True
+    layer = LAYERS.get(args.layer, {})
+    for flag, default, _ in SIZES + (("pool", 0, ""),):  # a flag given wins over the layer's size, which wins over
+        name = flag.replace("-", "_")                     # the default
+        if getattr(args, name) is None:
+            setattr(args, name, layer.get(name, default))
+    sizes_given = [flag for flag, _, _ in SIZES if getattr(args, flag.replace("-", "_")) < 1]
     if sizes_given or (args.stride is not None and args.stride < 1) or args.padding < 0 or args.pool < 0:
         parser.error("sizes, --stride and --pool must be >= 1 (--pool 0: none) and --padding >= 0")
+    args.option = dict(args.option)
     return args
+
+
+def list_ops(ops):
+    """The built-in cases, then the public functions of tinycnn.functional that are checked generically."""
+    generic = generic_candidates()
+    width = max(map(len, list(ops) + list(generic))) + 2  # one column wide enough for the longest name
+    lines = [f"{name:<{width}}{op.help}" for name, op in ops.items()]
+    lines += ["", "checked generically (inputs of shape (--batch, --channels, --height, --width), options by "
+                  "--option NAME=VALUE):"]
+    for name, function in generic.items():
+        summary = (inspect.getdoc(function) or "").split("\n")[0]
+        lines.append(f"{name:<{width}}F.{name}{inspect.signature(function)}{': ' + summary if summary else ''}")
+    if not generic:
+        lines.append("(none now: every public function of tinycnn.functional has a built-in case above)")
+    lines.append("any function of a module of yours, with --from MODULE")
+    return "\n".join(lines)
 
 
 def main(argv=None, ops=OPS):
     """The command; returns its exit status. ``ops`` can be replaced (the tests check a wrong backward this way)."""
-    args = parse_args(argv, ops)
+    args = parse_args(argv)
     if args.list:
-        for name, op in ops.items():
-            print(f"{name:<15}{op.help}")
+        print(list_ops(ops))
         return 0
     rng = np.random.default_rng(args.seed)
     try:
-        fn, arrays, names, details = ops[args.op].make(args, rng)
+        if args.module is None and args.op in ops:
+            if args.option:
+                raise LookupFailed(f"--option is for ops checked generically; {args.op} is a built-in case with "
+                                   f"flags of its own (see --help)")
+            op = ops[args.op]
+        else:
+            op = generic_op(find_op(args.op, args.module), args.option)
+        fn, arrays, names, details = op.make(args, rng)
+        path = what_runs(fn, arrays)
         checks = gradient_check(fn, arrays, names, args.seed, args.rtol, args.atol)
-    except (ValueError, TypeError) as error:  # the op refused these shapes: say so in one line
+    except (LookupFailed, ValueError, TypeError) as error:  # no such op, or it refused these shapes: one line
         print(f"gradcheck: error: {error}", file=sys.stderr)
         return 2
     shapes = ", ".join(f"{name} {np.shape(array)}" for name, array in zip(names, arrays))
     print(f"gradcheck {args.op}: {shapes}{'; ' + details if details else ''}; float64, seed {args.seed}")
+    print(path)
     print(f"loss = sum(output * R) with R fixed random weights; numeric = central differences, eps {EPS:g}; "
-          f"an entry passes when |analytic - numeric| <= {args.atol:g} + {args.rtol:g} * |numeric|\n")
+          f"an entry passes when |analytic - numeric| <= {args.atol:g} + {args.rtol:g} * |numeric|")
+    print(WHAT_IT_PROVES + "\n")
     for check in checks:
         print(check.describe(args.entries) + "\n")
     failed = [check.name for check in checks if not check.ok]
