@@ -225,3 +225,22 @@ def test_with_fusion_off_it_says_each_op_ran_alone(capsys):
     with fusion.set_enabled(False):
         assert main(["conv2d", "--relu", "--pool", "2", "--batch", "1", "--height", "4", "--width", "4"]) == 0
     assert "fusion off (each op its own kernel call)" in capsys.readouterr().out
+
+
+def test_kernels_reference_checks_the_naive_twins_an_edit_would_touch(capsys, monkeypatch):
+    """After an edit to a naive kernel, --kernels reference is the check that runs it; the caller's set is back."""
+    from tinycnn import backend
+    from tinycnn.kernels import maxpool2d
+
+    calls = []
+    naive_forward, naive_backward = backend._pairs["max_pool2d"]["reference"]
+
+    def counted(*args):
+        calls.append(1)
+        return naive_forward(*args)
+
+    fast = (maxpool2d.maxpool2d_forward, maxpool2d.maxpool2d_backward)
+    monkeypatch.setitem(backend._pairs, "max_pool2d", {"fast": fast, "reference": (counted, naive_backward)})
+    assert main(["max_pool2d", "--kernels", "reference", "--batch", "1", "--height", "4", "--width", "4"]) == 0
+    assert "kernels: reference, fusion off" in capsys.readouterr().out
+    assert calls and backend.mode() == "fast"

@@ -12,8 +12,10 @@ not been computed. ``F.relu`` and ``F.max_pool2d`` applied to it return a
 new Pending that includes them. The first time anything reads its value
 (``.data``: the next op, ``.numpy()``, printing, ``backward``), the whole
 chain runs as one ``Conv2dFunction`` with ``relu=True`` and
-``pool_kernel=2``: one conv node in the graph, one call of the kernels in
-``kernels/conv2d.py``, and the full-size conv output is never stored.
+``pool_kernel=2``: one conv node in the graph, one call of the fast conv
+kernels (``kernels/fast/conv2d.py``; a first layer's forward, such as the
+study's conv1, is ``kernels/fast/conv2d_windows.py``'s), and the full-size
+conv output is never stored.
 
 ``F.batch_norm`` does the same with the ReLU that usually follows it: the
 statistics are taken (and the running ones updated) when it is called, and

@@ -494,6 +494,10 @@ def parse_args(argv):
     parser.add_argument("--p", type=float, default=0.5, help="dropout probability (default 0.5)")
     parser.add_argument("--output-size", type=int, default=1, help="adaptive_avg_pool2d's output size (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the inputs and of R (default 0)")
+    parser.add_argument("--kernels", choices=backend.MODES, default=backend.mode(),
+                        help="the kernel set to check: fast (the default; what the engine runs) or reference (the "
+                             "naive twins, fusion off: the kernels to check after editing one); the same as "
+                             "TINYCNN_KERNELS")
     parser.add_argument("--entries", type=int, default=3, help="entries shown before the worst (default 3)")
     parser.add_argument("--rtol", type=float, default=RTOL, help=f"relative tolerance (default {RTOL})")
     parser.add_argument("--atol", type=float, default=ATOL, help=f"absolute tolerance (default {ATOL})")
@@ -538,6 +542,12 @@ def main(argv=None, ops=OPS):
     if args.list:
         print(list_ops(ops))
         return 0
+    with backend.use(args.kernels):  # every op of the check on the set asked for; the caller's set back afterwards
+        return run_check(args, ops)
+
+
+def run_check(args, ops):
+    """``main``'s work once the flags are read: check the op, print the report, return the exit status."""
     rng = np.random.default_rng(args.seed)
     try:
         if args.module is None and args.op in ops:

@@ -17,8 +17,10 @@ The convolution has more than one file, read in this order:
 
 What runs when (fast set, the default / reference set):
 
-    F.conv2d, and the F.relu / F.max_pool2d     fast/conv2d.py (fusion joins them: tinycnn/fusion.py)
-      that follow it                            / conv2d.py, relu.py, maxpool2d.py, each its own call
+    F.conv2d, and the F.relu / F.max_pool2d     fast/conv2d.py (fusion joins them: tinycnn/fusion.py); the
+      that follow it                            forward of a first layer with a 2x2 pool (the study's conv1):
+                                                fast/conv2d_windows.py
+                                                / conv2d.py, relu.py, maxpool2d.py, each its own call
     F.relu on anything else                     relu.py
     F.max_pool2d on anything else               maxpool2d.py
     F.linear                                    linear.py

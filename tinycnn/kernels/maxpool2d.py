@@ -2,7 +2,9 @@
 
 ``F.max_pool2d`` runs ``maxpool2d_forward`` / ``maxpool2d_backward`` here
 when its input is not a convolution it can join (with fusion on, a pool
-right after ``F.conv2d`` runs inside ``conv2d.py``'s kernel instead).
+right after ``F.conv2d`` runs inside the fast conv kernel, ``fast/conv2d.py``
+or ``fast/conv2d_windows.py``, instead). With the reference kernels
+(tinycnn/backend.py) every max-pool runs the naive pair here.
 
     out[n, c, oh, ow] = max over kh < KH, kw < KW of x[n, c, oh*SH + kh, ow*SW + kw]
     OH = (H - KH) // SH + 1,  OW = (W - KW) // SW + 1   (floor: a partial window is dropped)

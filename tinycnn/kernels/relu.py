@@ -2,8 +2,10 @@
 
 ``F.relu`` runs ``relu_forward`` / ``relu_backward`` here when its input is
 not a convolution it can join (with fusion on, a ReLU right after
-``F.conv2d`` runs inside ``conv2d.py``'s kernel instead; in the study's
-models, the ReLU after the first linear layer runs here).
+``F.conv2d`` runs inside the fast conv kernel, ``fast/conv2d.py``, instead;
+in the study's models, the ReLU after the first linear layer runs here).
+With the reference kernels (tinycnn/backend.py) every ReLU runs the naive
+pair here.
 
 At x = 0 the derivative is taken as 0 (PyTorch's choice of subgradient).
 NaN passes through the forward, as in PyTorch, so a diverged network shows.

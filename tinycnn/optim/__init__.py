@@ -1,4 +1,4 @@
-"""Optimizers, in order of increasing complexity: SGD (with momentum), Adam, AdamW; and StepLR."""
+"""Optimizers, in order of increasing complexity: SGD (with momentum), Adam, AdamW; the schedules in lr_scheduler."""
 
 from tinycnn.optim import lr_scheduler
 from tinycnn.optim.adam import Adam, AdamW
