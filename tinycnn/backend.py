@@ -15,7 +15,7 @@ Both take the same arguments and return the same results, so an op's
 which it got. Train on the reference pairs to see what a change to a naive
 kernel does::
 
-    TINYCNN_KERNELS=reference python experiments/iter4.py    # or --kernels reference, on every script
+    TINYCNN_KERNELS=reference python experiments/iter4.py    # or --kernels reference (training scripts, evaluate.py)
 
 or from code, for the rest of the program or for a block only::
 
