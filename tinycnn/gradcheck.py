@@ -51,6 +51,7 @@ import dataclasses
 import importlib
 import inspect
 import math
+import signal
 import sys
 
 import numpy as np
@@ -580,4 +581,6 @@ def run_check(args, ops):
 
 
 if __name__ == "__main__":
+    if hasattr(signal, "SIGPIPE"):  # `... | head` closing the pipe ends the output quietly, as other commands do
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(main())
