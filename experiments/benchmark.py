@@ -1,4 +1,4 @@
-"""tinycnn against PyTorch on this machine: training step, inference, start-up, memory.
+"""tinycnn against PyTorch on this machine: training step, inference, start-up, memory; and the distance to the limit.
 
     python experiments/benchmark.py            # the full comparison (a few minutes)
     python experiments/benchmark.py --quick    # a short run, e.g. as a smoke test
@@ -12,6 +12,16 @@ batch in memory, runs warm-up steps, then times training steps (forward,
 backward, optimizer step) and inference batches, and reports medians.
 Ratios are taken round by round (this round's tinycnn over this round's
 PyTorch) and their median is reported with the range.
+
+The models: the study's minimal and baseline models, our tiny8k, and the
+zoo of ``experiments/zoo.py`` (small CNNs that are not ours, each written
+once for both engines). For each, the FLOPs of one training step are
+counted from the layer shapes (the convolutions' and linear layers'
+products: forward, weight gradient, and input gradient where one is
+needed), and tinycnn's rate is given as a share of this machine's float32
+GEMM rate, measured in the same run (a 2048 x 2048 ``np.matmul`` on the
+same threads, in a worker of its own each round): the distance to what the
+machine can do.
 
 Without PyTorch installed it measures tinycnn alone and says so. PyTorch, if
 used, must be 2.13.0: `pip install torch==2.13.0`.
@@ -36,11 +46,17 @@ sys.path.insert(0, str(HERE))
 # Nothing from tinycnn is imported at module level: the PyTorch worker runs
 # PyTorch as a user would, and the tinycnn worker alone calls keep_freed_memory().
 
+from zoo import ZOO  # noqa: E402  (experiments/ is on the path now)
+
 MODELS = {  # name: (model, batch size, optimizer)
     "iter4": ("minimal 24,245 params", 1024, "adam lr 0.01 wd 1e-4"),
     "iter1": ("baseline 593,200 params", 512, "sgd lr 0.01 momentum 0.9"),
     "tiny": ("tiny8k 7,574 params, BatchNorm", 64, "sgd nesterov lr 0.05 momentum 0.9 wd 5e-4"),
+    **{name: (entry.description, entry.batch,
+              f"{entry.optimizer} " + " ".join(f"{key} {value}" for key, value in entry.optimizer_options.items()))
+       for name, entry in ZOO.items()},
 }
+GEMM_SIZE = 2048  # the product whose float32 rate stands for the machine's limit
 
 
 # ----- workers: one engine, one model, in a process of their own ---------------------------
@@ -56,6 +72,13 @@ def tinycnn_engine(model_name, threads):
 
     keep_freed_memory()  # as the experiment scripts do (tinycnn/memory.py)
     numba.set_num_threads(threads)
+    if model_name in ZOO:
+        import zoo
+        from tinycnn import manual_seed, nn
+
+        manual_seed(0)
+        model, optimizer = zoo.build(model_name, nn, optim)
+        return _tinycnn_steps(model, optimizer)
     rng = np.random.default_rng(0)
     model = ENGINE_MODELS[{"iter4": "minimal", "iter1": "baseline", "tiny": "tiny8k"}[model_name]](generator=rng)
     if model_name == "iter4":
@@ -64,6 +87,12 @@ def tinycnn_engine(model_name, threads):
         optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     else:
         optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    return _tinycnn_steps(model, optimizer)
+
+
+def _tinycnn_steps(model, optimizer):
+    import tinycnn.functional as F
+    from tinycnn import Tensor, no_grad
 
     def train_step(x, y):
         optimizer.zero_grad()
@@ -72,8 +101,11 @@ def tinycnn_engine(model_name, threads):
         optimizer.step()
 
     def infer(x):
+        model.eval()
         with no_grad():
-            return model(Tensor(x)).data
+            out = model(Tensor(x)).data
+        model.train()
+        return out
 
     return train_step, infer
 
@@ -138,6 +170,11 @@ def torch_engine(model_name, threads):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     f = torch.nn.functional
+    if model_name in ZOO:
+        import zoo
+
+        model, optimizer = zoo.build(model_name, torch.nn, torch.optim)
+        return _torch_steps(model, optimizer)
     model = torch_model(model_name)
     if model_name == "iter4":
         optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=1e-4)
@@ -145,6 +182,13 @@ def torch_engine(model_name, threads):
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    return _torch_steps(model, optimizer)
+
+
+def _torch_steps(model, optimizer):
+    import torch
+
+    f = torch.nn.functional
 
     def train_step(x, y):
         optimizer.zero_grad()
@@ -153,13 +197,73 @@ def torch_engine(model_name, threads):
         optimizer.step()
 
     def infer(x):
+        model.eval()
         with torch.no_grad():
-            return model(torch.from_numpy(x)).numpy()
+            out = model(torch.from_numpy(x)).numpy()
+        model.train()
+        return out
 
     return train_step, infer
 
 
+def gemm_worker(threads, repeats=5):
+    """This machine's float32 GEMM rate, in GFLOP/s: a GEMM_SIZE-square ``np.matmul`` on ``threads`` BLAS threads."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((GEMM_SIZE, GEMM_SIZE)).astype(np.float32) for _ in range(2))
+    with threadpool_limits(threads, user_api="blas"):
+        a @ b  # warm-up: BLAS's threads and buffers
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - start)
+    return 2 * GEMM_SIZE ** 3 / float(np.median(times)) / 1e9
+
+
+def training_flops(model_name, batch):
+    """The FLOPs of one training step of ``model_name`` at ``batch``: every conv's and linear layer's products
+    (2 per multiply-add): the forward, the weight gradient, and the input gradient where the input needs one (not
+    the images'). Counted from the shapes of one tinycnn forward; the element-wise ops are left out."""
+    import tinycnn.functional as F
+    from tinycnn import Tensor, nn, optim
+
+    counted = []
+    conv2d, linear = F.conv2d, F.linear
+
+    def counting_conv2d(input, weight, bias=None, stride=1, padding=0):
+        out = conv2d(input, weight, bias, stride, padding)
+        N, F_out, OH, OW = out.shape
+        forward = 2 * N * F_out * OH * OW * int(np.prod(weight.shape[1:]))
+        counted.append(forward * (3 if input.requires_grad else 2))
+        return out
+
+    def counting_linear(input, weight, bias=None):
+        forward = 2 * input.shape[0] * weight.shape[0] * weight.shape[1]
+        counted.append(forward * (3 if input.requires_grad else 2))
+        return linear(input, weight, bias)
+
+    F.conv2d, F.linear = counting_conv2d, counting_linear
+    try:
+        if model_name in ZOO:
+            import zoo
+
+            model, _ = zoo.build(model_name, nn, optim)
+        else:
+            from models import MODELS as ENGINE_MODELS
+
+            model = ENGINE_MODELS[{"iter4": "minimal", "iter1": "baseline", "tiny": "tiny8k"}[model_name]]()
+        model(Tensor(np.zeros((batch, 1, 28, 28), dtype=np.float32))).data
+    finally:
+        F.conv2d, F.linear = conv2d, linear
+    return sum(counted)
+
+
 def run_worker(args):
+    if args.worker == "gemm":
+        print(json.dumps({"gemm_gflops": gemm_worker(args.threads)}))
+        return
     started = time.perf_counter()
     engine = {"tinycnn": tinycnn_engine, "torch": torch_engine}[args.worker]
     train_step, infer = engine(args.model, args.threads)
@@ -195,8 +299,8 @@ def run_worker(args):
 
 
 def call_worker(engine, model, threads, steps, warmup, env=None):
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", engine, "--model", model,
-               "--threads", str(threads), "--steps", str(steps), "--warmup", str(warmup)]
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", engine, "--threads", str(threads),
+               "--steps", str(steps), "--warmup", str(warmup)] + (["--model", model] if model else [])
     run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
     if run.returncode != 0:
         raise RuntimeError(f"the {engine} worker for {model} failed:\n{run.stderr[-3000:]}")
@@ -252,7 +356,7 @@ def parse_args(argv):
     parser.add_argument("--out", type=Path, default=RUNS_DIR / "benchmark.json",
                         help="the record (default: experiments/runs/benchmark.json, which git ignores; the committed "
                              "one is experiments/results/benchmark.json, re-made by naming it here)")
-    parser.add_argument("--worker", choices=["tinycnn", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["tinycnn", "torch", "gemm"], help=argparse.SUPPRESS)
     parser.add_argument("--model", choices=list(MODELS), help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=10, help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=3, help=argparse.SUPPRESS)
@@ -273,9 +377,14 @@ def available_engines(requested):
 
 
 def run_rounds(models, engines, rounds, threads, steps, warmup):
-    """{model: {engine: [one worker's figures per round]}}, the engines taking turns within each round."""
+    """{model: {engine: [one worker's figures per round]}}, the engines taking turns within each round, and the
+    machine's GEMM rate measured once a round."""
     results = {model: {engine: [] for engine in engines} for model in models}
+    results["gemm_gflops"] = []
     for round_number in range(1, rounds + 1):
+        results["gemm_gflops"].append(call_worker("gemm", None, threads, 0, 0)["gemm_gflops"])
+        print(f"  round {round_number}, float32 GEMM {GEMM_SIZE}x{GEMM_SIZE}: "
+              f"{results['gemm_gflops'][-1]:.0f} GFLOP/s", flush=True)
         for model in models:
             for engine in engines:
                 results[model][engine].append(call_worker(engine, model, threads, steps, warmup))
@@ -284,11 +393,17 @@ def run_rounds(models, engines, rounds, threads, steps, warmup):
     return results
 
 
-def summarise_model(runs, engines):
-    """One model's entry of the record: each engine's medians and ranges, and the ratios paired by round."""
+def summarise_model(runs, engines, flops_per_step, batch, gemm_rates):
+    """One model's entry of the record: each engine's medians and ranges, the ratios paired by round, and
+    tinycnn's training rate in GFLOP/s and as a share of the GEMM rate of the same round."""
     entry = {engine: {key: summarise([r[key] for r in runs[engine]])
                       for key in ("train_samples_per_s", "infer_samples_per_s", "peak_rss_mb")}
              for engine in engines}
+    entry["training_flops_per_step"] = flops_per_step
+    if "tinycnn" in engines:
+        gflops = [r["train_samples_per_s"] / batch * flops_per_step / 1e9 for r in runs["tinycnn"]]
+        entry["tinycnn_train_gflops"] = summarise(gflops)
+        entry["share_of_gemm"] = summarise([rate / gemm for rate, gemm in zip(gflops, gemm_rates)])
     if "torch" in engines:
         for key in ("train_samples_per_s", "infer_samples_per_s"):
             entry[f"{key}_ratio"] = summarise([a[key] / b[key] for a, b in zip(runs["tinycnn"], runs["torch"])])
@@ -298,6 +413,11 @@ def summarise_model(runs, engines):
 def model_rows(model, entry, engines):
     description, batch, optimizer = MODELS[model]
     rows = []
+    if "share_of_gemm" in entry:
+        gflops, share = entry["tinycnn_train_gflops"], entry["share_of_gemm"]
+        rows.append((f"{model}: training step, {entry['training_flops_per_step'] / 1e9:.3g} GFLOP; tinycnn's "
+                     f"GFLOP/s and share of the GEMM rate", f"{gflops['median']:.1f} ({gflops['min']:.1f}-"
+                     f"{gflops['max']:.1f})", "-", f"{share['median']:.1%} ({share['min']:.1%}-{share['max']:.1%})"))
     for key, label in (("train_samples_per_s", "training step (fwd+bwd+step), samples/s"),
                        ("infer_samples_per_s", "inference, samples/s"),
                        ("peak_rss_mb", "peak memory of the worker, MB")):
@@ -343,6 +463,7 @@ def main(argv=None):
     print(f"CPU: {cpu_name()}; {args.threads} threads per engine; {rounds} round(s) of {steps} timed steps "
           f"after {warmup} warm-up steps; engines: {', '.join(engines)}")
     results = run_rounds(models, engines, rounds, args.threads, steps, warmup)
+    gemm_rates = results["gemm_gflops"]
 
     record = {
         "cpu": cpu_name(), "threads": args.threads, "rounds": rounds, "steps": steps, "warmup": warmup,
@@ -350,9 +471,14 @@ def main(argv=None):
         "blas": [dict(library, filepath=Path(library["filepath"]).name) for library in blas_in_use()],  # no folder
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         "command": " ".join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:])),
-        "models": {model: summarise_model(results[model], engines) for model in models},
+        "gemm_size": GEMM_SIZE, "gemm_gflops": summarise(gemm_rates),
+        "models": {model: summarise_model(results[model], engines, training_flops(model, MODELS[model][1]),
+                                          MODELS[model][1], gemm_rates) for model in models},
     }
     rows = [row for model in models for row in model_rows(model, record["models"][model], engines)]
+    gemm = record["gemm_gflops"]
+    rows.append((f"float32 GEMM, {GEMM_SIZE}x{GEMM_SIZE} np.matmul, {args.threads} threads: GFLOP/s (the limit)",
+                 f"{gemm['median']:.0f} ({gemm['min']:.0f}-{gemm['max']:.0f})", "-", "-"))
     record["start_up"] = measure_start_up(args.threads, args.quick)
     rows.append(("iter4 model: first training step from an empty Numba cache, s",
                  f"{record['start_up']['cold_seconds']:.1f}", "-", "-"))
