@@ -95,6 +95,50 @@ def test_no_grad_and_enable_grad_decorate_with_or_without_parentheses():
     assert recorded(x)
 
 
+@pytest.mark.parametrize("make_decorator", [lambda: tinycnn.no_grad, lambda: tinycnn.no_grad(),
+                                            lambda: tinycnn.set_grad_enabled(False)])
+def test_a_decorated_generator_runs_in_the_mode_and_its_caller_does_not(make_decorator):
+    """As PyTorch's: the generator's body is inside the block at every resumption, the loop around it outside."""
+    x = Tensor(np.ones(3), requires_grad=True)
+    decorator = make_decorator()  # set_grad_enabled(False) made here, not at import: it would turn recording off
+
+    @decorator
+    def batches(count):
+        for index in range(count):
+            sent = yield index, recorded(x)
+            if sent is not None:
+                yield "sent", recorded(x)
+        return "done"
+
+    seen = []
+    for index, inside in batches(3):
+        seen.append((index, inside, recorded(x)))  # recorded(x) here: in the caller, between two yields
+    assert seen == [(0, False, True), (1, False, True), (2, False, True)]
+    assert tinycnn.is_grad_enabled()
+
+    generator = batches(2)
+    assert next(generator) == (0, False) and generator.send("x") == ("sent", False) and recorded(x)
+    generator.close()
+    assert tinycnn.is_grad_enabled()
+
+    generator = batches(1)
+    next(generator)
+    with pytest.raises(StopIteration) as finished:
+        next(generator)
+    assert finished.value.value == "done" and tinycnn.is_grad_enabled()
+
+    @decorator
+    def handles():
+        try:
+            yield 1
+        except KeyError:
+            yield "handled", recorded(x)
+
+    generator = handles()
+    next(generator)
+    assert generator.throw(KeyError("k")) == ("handled", False) and recorded(x)
+
+
 def test_grad_mode_is_per_thread():
     import threading
 

@@ -26,6 +26,7 @@ was called with ``retain_graph=True``.
 """
 
 import functools
+import inspect
 import threading
 
 import numpy as np
@@ -67,13 +68,7 @@ class set_grad_enabled:
 
     def __call__(self, function):
         _grad_mode.enabled = self.previous  # used as a decorator: making it was not meant to change the mode
-
-        @functools.wraps(function)
-        def with_mode(*args, **kwargs):
-            with set_grad_enabled(self.mode):
-                return function(*args, **kwargs)
-
-        return with_mode
+        return _run_in_mode(function, lambda: set_grad_enabled(self.mode))
 
 
 class _GradModeBlock:
@@ -93,12 +88,48 @@ class _GradModeBlock:
         _grad_mode.enabled = self.previous
 
     def __call__(self, function):
+        return _run_in_mode(function, type(self))
+
+
+def _run_in_mode(function, block):
+    """``function`` decorated so that its body runs inside a fresh ``block()``.
+
+    A generator function's body runs inside the block each time the
+    generator is resumed, and its caller runs outside it between two
+    ``yield``s, as PyTorch's decorators do: a ``@no_grad`` generator of
+    batches records nothing, and the loop consuming it still records.
+    """
+    if not inspect.isgeneratorfunction(function):
         @functools.wraps(function)
         def in_mode(*args, **kwargs):
-            with type(self)():
+            with block():
                 return function(*args, **kwargs)
 
         return in_mode
+
+    @functools.wraps(function)
+    def generator_in_mode(*args, **kwargs):
+        generator = function(*args, **kwargs)
+        try:
+            with block():
+                response = generator.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with block():
+                        generator.close()
+                    raise
+                except BaseException as error:  # thrown in by the caller: the generator's own code handles it
+                    with block():
+                        response = generator.throw(error)
+                else:
+                    with block():
+                        response = generator.send(request)
+        except StopIteration as finished:
+            return finished.value
+
+    return generator_in_mode
 
 
 class no_grad(_GradModeBlock):
