@@ -193,6 +193,83 @@ def test_default_dtype_is_float32_and_float64_is_kept():
     assert (Tensor([1.0]) * 2.0).dtype == np.float32
 
 
+# ----- comparisons ---------------------------------------------------------------------------------
+
+
+COMPARISONS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+               "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+@pytest.mark.parametrize("op", COMPARISONS)
+def test_comparisons_are_element_wise_bool_tensors_without_a_gradient(op):
+    compare = COMPARISONS[op]
+    a = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]])
+    b = np.array([2.0, 2.0, 2.0])
+    x = Tensor(a, requires_grad=True)
+    for other in (b, Tensor(b), 2.0, 2, [2.0, 2.0, 2.0]):  # broadcast, on either side
+        out = compare(x, other)
+        assert isinstance(out, Tensor) and out.dtype == np.bool_ and out.shape == (2, 3)
+        assert not out.requires_grad and out._ctx is None
+        np.testing.assert_array_equal(out.data, compare(a, np.asarray(b)))
+    reflected = compare(b, x)  # an ndarray on the left gives way to the Tensor, as for arithmetic
+    assert isinstance(reflected, Tensor)
+    np.testing.assert_array_equal(reflected.data, compare(b, a))
+    with pytest.raises(ValueError, match=r"shapes \(2, 3\) and \(2,\) cannot be broadcast"):
+        compare(x, np.zeros(2))
+
+
+def test_the_issues_example_and_counting_correct_predictions():
+    y = np.array([3, 1, 4, 1, 5])
+    same = Tensor(y) == y
+    assert same.shape == (5,) and same.numpy().all()  # was one False
+    predictions = Tensor(np.array([3, 1, 0, 1, 0]))
+    correct = (predictions == y).sum()
+    assert correct.dtype == np.int64 and correct.item() == 3  # an int64 count, as PyTorch's sum of bools
+    assert (Tensor(y) != Tensor(y)).sum().item() == 0
+    with pytest.raises(TypeError, match="mean: needs a float tensor, got bool"):
+        (predictions == y).mean()  # as PyTorch: mean() of bools is refused, not rounded to a bool
+
+
+def test_a_python_number_takes_the_tensors_dtype_and_non_numbers_compare_by_identity():
+    assert (Tensor([0.1]) == 0.1).item()  # 0.1 compared in float32, as PyTorch does
+    x = Tensor(np.ones(2))
+    assert (x == None) is False and (x != None) is True and (x == "a") is False  # noqa: E711
+
+
+def test_truth_of_a_tensor_is_its_one_value_and_ambiguous_otherwise():
+    assert Tensor(np.array(0.05)) < 0.1
+    assert not Tensor(np.array([3.0])) < 0.1
+    for shape in ((2,), (0,)):
+        with pytest.raises(RuntimeError, match=r"truth value of a tensor of shape .* is ambiguous"):
+            bool(Tensor(np.ones(shape)) == 1.0)
+
+
+def test_tensors_hash_by_identity_and_stay_usable_as_keys():
+    """As PyTorch's: defining == does not make tensors unhashable, and two equal tensors are distinct keys."""
+    a, b = Tensor(np.ones(3)), Tensor(np.ones(3))
+    table = {a: "a", b: "b"}
+    assert table[a] == "a" and table[b] == "b" and hash(a) != hash(b)
+    assert a in {a} and b not in {a} and a in [a]
+    model = nn.Linear(2, 2)
+    optimizer = tinycnn.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(Tensor(np.ones((1, 2), dtype=np.float32))).sum().backward()
+    optimizer.step()
+    assert len(optimizer.state) == 2 and len(optimizer.state_dict()["state"]) == 2
+
+
+def test_torch_compares_the_same():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 3, (4, 5)).astype(np.float32)
+    b = rng.integers(0, 3, 5).astype(np.float32)
+    for op, compare in COMPARISONS.items():
+        for other, torch_other in ((b, torch.tensor(b)), (1.0, 1.0), (0.1, 0.1)):
+            ours, theirs = compare(Tensor(a), other), compare(torch.tensor(a), torch_other)
+            assert ours.dtype == np.bool_ and theirs.dtype == torch.bool
+            np.testing.assert_array_equal(ours.data, theirs.numpy(), err_msg=op)
+    assert (Tensor(a) == b).sum().item() == (torch.tensor(a) == torch.tensor(b)).sum().item()
+
+
 def test_mixed_dtypes_are_refused_with_the_op_and_shapes():
     a = Tensor(np.zeros((2, 3), dtype=np.float32))
     b = Tensor(np.zeros((2, 3), dtype=np.float64))

@@ -367,12 +367,47 @@ class Tensor:
     def __neg__(self):
         return Mul.apply(self, Tensor(np.array(-1, dtype=self.dtype)))
 
+    # ----- element-wise comparisons: a bool Tensor, as in PyTorch ------------------------
+
+    def __eq__(self, other):
+        return _compare(np.equal, self, other, "eq")
+
+    def __ne__(self, other):
+        return _compare(np.not_equal, self, other, "ne")
+
+    def __lt__(self, other):
+        return _compare(np.less, self, other, "lt")
+
+    def __le__(self, other):
+        return _compare(np.less_equal, self, other, "le")
+
+    def __gt__(self, other):
+        return _compare(np.greater, self, other, "gt")
+
+    def __ge__(self, other):
+        return _compare(np.greater_equal, self, other, "ge")
+
+    # Defining __eq__ would make Tensors unhashable; as in PyTorch they hash by identity, so that a tensor can
+    # still be a dict key or a set member (a dict compares keys by identity before it would call __eq__).
+    __hash__ = object.__hash__
+
+    def __bool__(self):
+        """The truth of a one-value tensor (``if loss < 0.1:``); for more values it is ambiguous, as in PyTorch."""
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} ({self.data.size} values) is "
+                               "ambiguous; reduce it first, e.g. (a == b).numpy().all() or .any()")
+        return bool(self.data)
+
     # ----- reductions and views ----------------------------------------------------
 
     def sum(self):
+        """The sum of every value; of a bool or integer tensor, an int64 count, as in PyTorch."""
         return Sum.apply(self)
 
     def mean(self):
+        if self.dtype.kind != "f":
+            raise TypeError(f"mean: needs a float tensor, got {self.dtype}, as in PyTorch; count with .sum(), "
+                            "which gives int64, or make the tensor float first")
         return Mean.apply(self)
 
     def reshape(self, *shape):
@@ -459,6 +494,27 @@ def _operand(other, like, op_name):
     return other
 
 
+def _compare(compare, tensor, other, op_name):
+    """``compare(tensor, other)`` element-wise (``compare`` is np.equal, np.less, ...) as a bool Tensor.
+
+    Operands of other dtypes are promoted as NumPy does, and a Python number
+    takes the tensor's dtype, as in PyTorch: ``Tensor([0.1]) == 0.1`` is true
+    in float32. Nothing is recorded (a comparison has no gradient). For what
+    is not a number, an array or a Tensor (None, a string) it returns
+    NotImplemented, so Python compares by identity: ``t == None`` is False.
+    """
+    if isinstance(other, Tensor):
+        other = other.data
+    elif not isinstance(other, (np.ndarray, np.generic, int, float, list, tuple)):
+        return NotImplemented
+    try:
+        np.broadcast_shapes(tensor.shape, np.shape(other))
+    except ValueError:
+        raise ValueError(f"{op_name}: shapes {tensor.shape} and {np.shape(other)} cannot be broadcast "
+                         "together") from None
+    return Tensor(np.asarray(compare(tensor.data, other)))
+
+
 def _check_broadcast(op_name, a, b):
     try:
         return np.broadcast_shapes(a.shape, b.shape)
@@ -542,7 +598,7 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.shape = a.shape
-        return np.asarray(a.sum(), dtype=a.dtype)
+        return np.asarray(a.sum(), dtype=a.dtype if a.dtype.kind == "f" else np.int64)  # a count of bools: int64
 
     @staticmethod
     def backward(ctx, dout):
