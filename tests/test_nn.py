@@ -102,6 +102,43 @@ def test_summary_lists_layers_with_output_shapes_and_counts():
     assert "Total params: 24,245" in table
 
 
+class DrawsAlways(nn.Module):
+    """A module of a user's that draws from generators whatever its mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.generator = np.random.default_rng(9)
+
+    def forward(self, input):
+        tinycnn.random.default_generator().random()
+        self.generator.random()
+        return input
+
+
+def test_summary_leaves_the_model_as_it_found_it():
+    """Its forward runs in eval mode: BatchNorm's statistics, num_batches_tracked, dropout's draws stay untouched."""
+    from tinycnn.train import summary
+    tinycnn.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.5),
+                          nn.Dropout(0.5, generator=np.random.default_rng(1)), DrawsAlways(), nn.Flatten(),
+                          nn.Linear(4 * 6 * 6, 10))
+    model[2].eval()  # modes differ between modules: each gets its own back
+    modes = [module.training for _, module in model.named_modules()]
+    state = model.state_dict()
+    generators = [tinycnn.random.default_generator(), model[4].generator, model[5].generator]
+    draws = [g.bit_generator.state for g in generators]
+    table = summary(model, (1, 8, 8))
+    assert "[-1, 4, 6, 6]" in table and "(BatchNorm2d)" in table
+    assert [module.training for _, module in model.named_modules()] == modes
+    after = model.state_dict()
+    assert all(np.array_equal(after[key], value) for key, value in state.items())
+    assert int(model[1].num_batches_tracked) == 0
+    assert [g.bit_generator.state for g in generators] == draws
+    model.eval()
+    summary(model, (1, 8, 8))
+    assert not any(module.training for _, module in model.named_modules())
+
+
 # ----- BatchNorm2d, Dropout, buffers ----------------------------------------------------------------
 
 

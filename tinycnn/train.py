@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 import tinycnn.functional as F
 from tinycnn.nn import Parameter
+from tinycnn.random import default_generator
 from tinycnn.tensor import Tensor, no_grad
 
 
@@ -17,6 +18,13 @@ def summary(model, input_shape, dtype=np.float32):
     ``input_shape`` excludes the batch, e.g. (1, 28, 28). The table comes from
     running one zero image through the model and recording what each leaf
     layer returns. Returns the table as a string.
+
+    The model is left as it was found: the image runs in eval mode (as
+    torchinfo's summary does) under no_grad, so BatchNorm's running
+    statistics and ``num_batches_tracked`` stay as they are and dropout draws
+    nothing; then each module gets its own mode back, and tinycnn's default
+    generator and any generator a module holds get their states back, in
+    case a module of the user's draws even in eval mode.
     """
     rows = []
 
@@ -25,16 +33,26 @@ def summary(model, input_shape, dtype=np.float32):
         rows.append((type(module).__name__, name_of[id(module)], (-1,) + tuple(output.shape[1:]), count))
 
     name_of = {}
+    modules = [module for _, module in model.named_modules()]
+    modes = [module.training for module in modules]
+    generators = [default_generator()] + [value for module in modules for value in vars(module).values()
+                                          if isinstance(value, np.random.Generator)]
+    generator_states = [generator.bit_generator.state for generator in generators]
     leaves = [(name, m) for name, m in model.named_modules() if not list(m.named_children())]
     for name, module in leaves:
         name_of[id(module)] = name
         module._forward_hooks.append(record)
     try:
+        model.eval()
         with no_grad():
             model(Tensor(np.zeros((1,) + tuple(input_shape), dtype=dtype)))
     finally:
         for _, module in leaves:
             module._forward_hooks.remove(record)
+        for module, mode in zip(modules, modes):
+            module.training = mode
+        for generator, state in zip(generators, generator_states):
+            generator.bit_generator.state = state
 
     lines = [f"{'Layer (type)':<28}{'Output Shape':>24}{'Param #':>14}", "=" * 66]
     for index, (kind, name, shape, count) in enumerate(rows, start=1):
