@@ -228,3 +228,72 @@ def test_batch_norm_refuses_wrong_shapes_with_the_op():
         F.batch_norm(Tensor(np.ones((2, 3, 2, 2))), None, None, Tensor(np.ones(4)), training=True)
     with pytest.raises(ValueError, match="batch_norm: training needs more than one value per channel"):
         F.batch_norm(Tensor(np.ones((1, 3, 1, 1))), None, None, training=True)
+
+
+# ----- Conv2d's arguments, as PyTorch takes them -------------------------------------------------------
+
+
+def test_conv2d_takes_pytorchs_pairs_and_padding_strings():
+    assert nn.Conv2d(1, 8, (3, 3)).weight.shape == (8, 1, 3, 3)
+    conv = nn.Conv2d(2, 4, (3, 5), stride=(2, 2), padding=(1, 1))
+    assert (conv.kernel_size, conv.stride, conv.padding) == ((3, 5), (2, 2), (1, 1))  # as PyTorch keeps them
+    assert conv.weight.shape == (4, 2, 3, 5) and np.abs(conv.weight.data).max() <= 1 / np.sqrt(2 * 3 * 5)
+    x = Tensor(np.random.default_rng(0).standard_normal((2, 2, 9, 10)).astype(np.float32))
+    assert conv(x).shape == (2, 4, 5, 4)
+    same = nn.Conv2d(2, 4, 5, padding="same")
+    assert same.padding == "same" and same(x).shape == (2, 4, 9, 10)
+    assert nn.Conv2d(2, 4, 3, padding="valid")(x).shape == (2, 4, 7, 8)
+    assert "kernel_size=(3, 5), stride=(2, 2), padding=(1, 1)" in repr(conv)
+    square = nn.Conv2d(1, 16, 3, generator=np.random.default_rng(5))  # an int makes the same layer as before
+    np.testing.assert_array_equal(square.weight.data,
+                                  np.random.default_rng(5).uniform(-1 / 3, 1 / 3, (16, 1, 3, 3)).astype(np.float32))
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(kernel_size=3, stride=(1, 2)), r"stride \(1, 2\): tinycnn's kernels take one stride for both axes; pass an "
+                                         r"int or an equal pair"),
+    (dict(kernel_size=3, padding=(0, 1)), r"padding \(0, 1\): tinycnn's kernels take the same padding on every side"),
+    (dict(kernel_size=3, padding="same", stride=2), r"padding='same' needs stride 1 .*got stride 2; pass an int "
+                                                    r"padding"),
+    (dict(kernel_size=4, padding="same"), r"padding='same' with the kernel 4x4: an even size needs more padding after "
+                                          r"than before .*use an odd kernel_size"),
+    (dict(kernel_size=(3, 5), padding="same"), r"padding='same' with the kernel 3x5 needs padding 1 on the rows and 2 "
+                                               r"on the columns"),
+    (dict(kernel_size=3, padding="full"), r"padding must be an int, a pair of equal ints, 'same' or 'valid', got "
+                                          r"'full'"),
+    (dict(kernel_size=(3, 3, 3)), r"kernel_size must be an int >= 1 or a pair of them, got \(3, 3, 3\)"),
+    (dict(kernel_size=0), r"kernel_size must be an int >= 1"),
+    (dict(kernel_size=3, stride=0), r"stride must be >= 1"),
+])
+def test_conv2d_refuses_what_the_kernels_cannot_do_when_the_layer_is_made(options, message):
+    with pytest.raises(ValueError, match=rf"^Conv2d: {message}"):
+        nn.Conv2d(1, 8, **options)
+
+
+def test_functional_conv2d_takes_the_same_arguments():
+    x, w = Tensor(np.ones((1, 1, 6, 6))), Tensor(np.ones((2, 1, 3, 3)))
+    assert F.conv2d(x, w, stride=(2, 2), padding=(1, 1)).shape == (1, 2, 3, 3)
+    assert F.conv2d(x, w, padding="same").shape == (1, 2, 6, 6)
+    assert F.conv2d(x, w, padding="valid").shape == (1, 2, 4, 4)
+    with pytest.raises(ValueError, match=r"conv2d: padding='same' needs stride 1"):
+        F.conv2d(x, w, stride=2, padding="same")
+    with pytest.raises(ValueError, match=r"max_pool2d: kernel_size \(2, 3\): tinycnn's kernels take square windows"):
+        F.max_pool2d(x, (2, 3))
+    with pytest.raises(TypeError, match=r"conv2d: stride must be an int or a pair of equal ints, got 1.5"):
+        F.conv2d(x, w, stride=1.5)
+
+
+@pytest.mark.parametrize("kernel_size, stride, padding", [((3, 3), (1, 1), "same"), (5, 1, "same"), ((3, 5), 2, 1),
+                                                          ((2, 3), (1, 1), "valid"), (3, (2, 2), (2, 2))])
+def test_conv2d_layer_equals_torchs_given_the_same_arguments(kernel_size, stride, padding):
+    torch = pytest.importorskip("torch")
+    ours = nn.Conv2d(3, 4, kernel_size, stride, padding, generator=np.random.default_rng(0)).to(np.float64)
+    theirs = torch.nn.Conv2d(3, 4, kernel_size, stride, padding).double()
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(ours.weight.data))
+        theirs.bias.copy_(torch.tensor(ours.bias.data))
+    assert tuple(theirs.kernel_size) == ours.kernel_size and tuple(theirs.stride) == ours.stride
+    assert (theirs.padding if isinstance(theirs.padding, str) else tuple(theirs.padding)) == ours.padding
+    x = np.random.default_rng(1).standard_normal((2, 3, 11, 12))
+    np.testing.assert_allclose(ours(Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10,
+                               atol=1e-12)

@@ -46,13 +46,53 @@ def _check_ndim(op, name, value, ndim, layout):
         raise ValueError(f"{op}: {name} must be {ndim}-D {layout}, got shape {value.shape}")
 
 
+_BOTH_AXES = {"kernel_size": "square windows", "stride": "one stride for both axes",
+              "padding": "the same padding on every side"}
+
+
 def _pair(op, name, value):
-    """An int, or a pair of equal ints (the kernels use one value for both axes)."""
+    """An int, or a pair of equal ints, as one int: the kernels take one value for both axes."""
     if isinstance(value, (tuple, list)):
-        if len(value) != 2 or value[0] != value[1]:
-            raise ValueError(f"{op}: {name} must be an int or a pair of equal ints, got {value}")
+        if len(value) != 2:
+            raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+        if value[0] != value[1]:
+            raise ValueError(f"{op}: {name} {tuple(value)}: tinycnn's kernels take {_BOTH_AXES.get(name, 'one value')}"
+                             f"; pass an int or an equal pair")
         value = value[0]
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{op}: {name} must be an int or a pair of equal ints, got {value!r}")
     return int(value)
+
+
+def _conv_padding(op, padding, stride, kernel_hw):
+    """The one padding the conv kernels take, from an int, an equal pair, or PyTorch's 'valid' and 'same'.
+
+    'valid' is 0. 'same' keeps the output the input's size: for stride 1 and
+    an odd kernel k, (k - 1) // 2 on every side. PyTorch refuses 'same' for a
+    strided convolution, and so do we; for an even kernel PyTorch pads one
+    more row and column after than before, which kernels that pad every side
+    alike cannot do, so it is refused too, as is an odd KH x KW kernel with
+    KH != KW (it would need two paddings).
+    """
+    if not isinstance(padding, str):
+        return _pair(op, "padding", padding)
+    if padding == "valid":
+        return 0
+    if padding != "same":
+        raise ValueError(f"{op}: padding must be an int, a pair of equal ints, 'same' or 'valid', got {padding!r}")
+    if stride != 1:
+        raise ValueError(f"{op}: padding='same' needs stride 1 (PyTorch refuses it for strided convolutions too), "
+                         f"got stride {stride}; pass an int padding")
+    KH, KW = kernel_hw
+    if KH % 2 == 0 or KW % 2 == 0:
+        raise ValueError(f"{op}: padding='same' with the kernel {KH}x{KW}: an even size needs more padding after "
+                         f"than before (PyTorch pads (k - 1) // 2 before and k // 2 after); tinycnn's conv kernels pad "
+                         f"every side alike: use an odd kernel_size, or an int padding")
+    if KH != KW:
+        raise ValueError(f"{op}: padding='same' with the kernel {KH}x{KW} needs padding {(KH - 1) // 2} on the rows "
+                         f"and {(KW - 1) // 2} on the columns; tinycnn's conv kernels take one padding: use a square "
+                         f"kernel, or an int padding")
+    return (KH - 1) // 2
 
 
 def _contiguous(*arrays):
@@ -99,6 +139,10 @@ class Conv2dFunction(Function):
 def conv2d(input, weight, bias=None, stride=1, padding=0):
     """2-D convolution (cross-correlation) with zero padding, as ``torch.nn.functional.conv2d``.
 
+    ``stride`` is an int or an equal pair; ``padding`` an int, an equal
+    pair, 'valid' or 'same' (stride 1 and an odd, square kernel: see
+    ``_conv_padding``). The kernel may be KH x KW with KH != KW.
+
     Shape:
         input:  (N, C, H, W)
         weight: (F, C, KH, KW)
@@ -110,11 +154,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):
     _check_floats(op, *named)
     _check_ndim(op, "input", input, 4, "(N, C, H, W)")
     _check_ndim(op, "weight", weight, 4, "(F, C, KH, KW)")
-    stride, padding = _pair(op, "stride", stride), _pair(op, "padding", padding)
-    if stride < 1 or padding < 0:
-        raise ValueError(f"{op}: stride must be >= 1 and padding >= 0, got stride={stride}, padding={padding}")
     N, C, H, W = input.shape
     F, weight_C, KH, KW = weight.shape
+    stride = _pair(op, "stride", stride)
+    padding = _conv_padding(op, padding, stride, (KH, KW))
+    if stride < 1 or padding < 0:
+        raise ValueError(f"{op}: stride must be >= 1 and padding >= 0, got stride={stride}, padding={padding}")
     if weight_C != C:
         raise ValueError(
             f"{op}: input has {C} channels but weight expects {weight_C} "

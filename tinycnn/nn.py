@@ -179,16 +179,32 @@ class StateDictKeyError(KeyError):
         return str(self.args[0])
 
 
+def _kernel_size(op, value):
+    """``value`` (an int or a pair) as the pair (KH, KW) of ints >= 1, as PyTorch keeps a conv's kernel_size."""
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2 or not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1 for k in pair):
+        raise ValueError(f"{op}: kernel_size must be an int >= 1 or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
 def _uniform(shape, bound, generator, dtype):
     generator = default_generator() if generator is None else generator
     return generator.uniform(-bound, bound, size=shape).astype(dtype)
 
 
 class Conv2d(Module):
-    """2-D convolution layer, as ``torch.nn.Conv2d`` (square kernel, one stride, one padding).
+    """2-D convolution layer, as ``torch.nn.Conv2d`` (no dilation or groups).
+
+    As in PyTorch, ``kernel_size`` is an int or a pair (KH, KW), ``stride``
+    and ``padding`` an int or a pair, and ``padding`` may also be 'valid'
+    (none) or 'same' (the output keeps the input's size; stride 1 only, as in
+    PyTorch); they are kept as PyTorch keeps them: ``kernel_size == (3, 3)``.
+    The kernels take one stride and one padding for both axes, so a pair
+    must be equal, and 'same' needs an odd square kernel (see
+    ``F.conv2d``); anything else is refused here, when the layer is made.
 
     Initialisation as PyTorch's default: weight and bias uniform in
-    +-1/sqrt(fan_in), fan_in = in_channels * kernel_size**2 (this is what
+    +-1/sqrt(fan_in), fan_in = in_channels * KH * KW (this is what
     kaiming_uniform_ with a=sqrt(5) works out to).
 
     Shape: input (N, in_channels, H, W) -> output (N, out_channels, OH, OW).
@@ -198,9 +214,16 @@ class Conv2d(Module):
                  generator=None, dtype=DEFAULT_DTYPE):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        bound = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
-        self.weight = Parameter(_uniform((out_channels, in_channels, kernel_size, kernel_size), bound, generator, dtype))
+        self.kernel_size = _kernel_size("Conv2d", kernel_size)
+        one_stride = F._pair("Conv2d", "stride", stride)
+        one_padding = F._conv_padding("Conv2d", padding, one_stride, self.kernel_size)
+        if one_stride < 1 or one_padding < 0:
+            raise ValueError(f"Conv2d: stride must be >= 1 and padding >= 0, got stride={stride}, padding={padding}")
+        self.stride = (one_stride, one_stride)
+        self.padding = padding if isinstance(padding, str) else (one_padding, one_padding)
+        KH, KW = self.kernel_size
+        bound = 1.0 / math.sqrt(in_channels * KH * KW)
+        self.weight = Parameter(_uniform((out_channels, in_channels, KH, KW), bound, generator, dtype))
         self.bias = Parameter(_uniform((out_channels,), bound, generator, dtype)) if bias else None
 
     def forward(self, input):
