@@ -249,6 +249,24 @@ def test_conv2d_backward_repeats_bit_for_bit(n_parts):
 
 
 @example(STRIDE_1_NO_PADDING)
+@example(WINDOW_ORDER_PADDED)
+@given(conv_cases())
+def test_im2col_copies_each_pixel_of_the_padded_image(case):
+    """Every entry of cols is its pixel of the zero-padded image, exactly (a copy: the same bits), for any stride
+    and padding, the padding's runs at either end of a row included."""
+    (_, C, H, W), (_, _, KH, KW), options, _, _, seed = case
+    stride, padding = options["stride"], options["padding"]
+    OH, OW = (H + 2 * padding - KH) // stride + 1, (W + 2 * padding - KW) // stride + 1
+    image = np.random.default_rng(seed).standard_normal((C, H, W))
+    cols = np.full((C * KH * KW, OH * OW), np.nan)
+    im2col(image, KH=KH, KW=KW, stride=stride, padding=padding, OH=OH, OW=OW, cols=cols)
+    padded = np.pad(image, ((0, 0), (padding, padding), (padding, padding)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (KH, KW), axis=(1, 2))[:, ::stride, ::stride]
+    expected = windows[:, :OH, :OW].transpose(0, 3, 4, 1, 2).reshape(C * KH * KW, OH * OW)
+    assert np.array_equal(cols, expected)
+
+
+@example(STRIDE_1_NO_PADDING)
 @given(conv_cases())
 def test_col2im_is_the_adjoint_of_im2col(case):
     """<im2col(x), c> == <x, col2im(c)> for all x, c: the defining property of an adjoint."""

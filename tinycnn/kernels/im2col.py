@@ -20,6 +20,8 @@ is A.T @ dcols. A pixel that lies in several receptive fields receives the sum
 of their gradients.
 """
 
+import numpy as np
+
 from tinycnn.kernels.jit import njit
 
 
@@ -33,30 +35,45 @@ def im2col(image, KH, KW, stride, padding, OH, OW, cols):
            zero where that falls in the padding.
     OH, OW: how many output rows and columns to lower: the whole conv output,
            or (in a kernel that pools) only the part the pool reads.
+
+    With padding, the image is first copied into a zero-padded one, (C, H +
+    2*padding, W + 2*padding): then every receptive field lies inside it, and
+    the copy below needs no test for the padding on any pixel.
     """
-    C, H, W = image.shape
-    if stride == 1 and padding == 0:  # the common case: every field row is a contiguous run of pixels
-        for c in range(C):
-            for kh in range(KH):
-                for kw in range(KW):
-                    row = (c * KH + kh) * KW + kw
-                    for oh in range(OH):
-                        pixels = image[c, oh + kh]
-                        for ow in range(OW):  # a plain copy, which the compiler turns into vector loads
-                            cols[row, oh * OW + ow] = pixels[kw + ow]
-        return
+    if padding > 0:
+        _fields_to_columns(_zero_padded(image, padding), KH, KW, stride, OH, OW, cols)
+    else:
+        _fields_to_columns(image, KH, KW, stride, OH, OW, cols)
+
+
+@njit
+def _fields_to_columns(image, KH, KW, stride, OH, OW, cols):
+    """``im2col`` of an image whose receptive fields all lie inside it (no padding left to add)."""
+    C = image.shape[0]
     for c in range(C):
         for kh in range(KH):
             for kw in range(KW):
                 row = (c * KH + kh) * KW + kw
                 for oh in range(OH):
-                    ih = oh * stride + kh - padding
-                    for ow in range(OW):
-                        iw = ow * stride + kw - padding
-                        if 0 <= ih < H and 0 <= iw < W:
-                            cols[row, oh * OW + ow] = image[c, ih, iw]
-                        else:
-                            cols[row, oh * OW + ow] = 0.0
+                    pixels = image[c, oh * stride + kh]
+                    if stride == 1:  # a contiguous run of pixels: a plain copy, which the compiler vectorises
+                        for ow in range(OW):
+                            cols[row, oh * OW + ow] = pixels[kw + ow]
+                    else:
+                        for ow in range(OW):
+                            cols[row, oh * OW + ow] = pixels[ow * stride + kw]
+
+
+@njit
+def _zero_padded(image, padding):
+    """image: (C, H, W) -> (C, H + 2*padding, W + 2*padding): the image in the middle, zeros around it."""
+    C, H, W = image.shape
+    padded = np.zeros((C, H + 2 * padding, W + 2 * padding), dtype=image.dtype)
+    for c in range(C):
+        for h in range(H):
+            for w in range(W):
+                padded[c, h + padding, w + padding] = image[c, h, w]
+    return padded
 
 
 @njit
@@ -66,27 +83,36 @@ def col2im_add(dcols, KH, KW, stride, padding, OH, OW, dimage):
     dcols:  (C*KH*KW, OH*OW)
     dimage: (C, H, W), added to in place (a pixel in several receptive fields
             receives the sum of their gradients); padding entries are dropped.
+
+    With padding, the entries are added onto a zero-padded image first, whose
+    middle is then added onto ``dimage``: the adjoint of copying the image into
+    the middle of a padded one is adding the middle back.
     """
-    C, H, W = dimage.shape
-    if stride == 1 and padding == 0:  # the common case: contiguous runs, as in im2col
-        for c in range(C):
-            for kh in range(KH):
-                for kw in range(KW):
-                    row = (c * KH + kh) * KW + kw
-                    for oh in range(OH):
-                        pixels = dimage[c, oh + kh]
-                        for ow in range(OW):
-                            pixels[kw + ow] += dcols[row, oh * OW + ow]
+    if padding == 0:
+        _columns_to_fields_add(dcols, KH, KW, stride, OH, OW, dimage)
         return
+    C, H, W = dimage.shape
+    dpadded = np.zeros((C, H + 2 * padding, W + 2 * padding), dtype=dimage.dtype)
+    _columns_to_fields_add(dcols, KH, KW, stride, OH, OW, dpadded)
+    for c in range(C):
+        for h in range(H):
+            for w in range(W):
+                dimage[c, h, w] += dpadded[c, h + padding, w + padding]
+
+
+@njit
+def _columns_to_fields_add(dcols, KH, KW, stride, OH, OW, dimage):
+    """``col2im_add`` onto an image that every receptive field lies inside (no padding to drop)."""
+    C = dimage.shape[0]
     for c in range(C):
         for kh in range(KH):
             for kw in range(KW):
                 row = (c * KH + kh) * KW + kw
                 for oh in range(OH):
-                    ih = oh * stride + kh - padding
-                    if ih < 0 or ih >= H:
-                        continue
-                    for ow in range(OW):
-                        iw = ow * stride + kw - padding
-                        if 0 <= iw < W:
-                            dimage[c, ih, iw] += dcols[row, oh * OW + ow]
+                    pixels = dimage[c, oh * stride + kh]
+                    if stride == 1:  # contiguous runs, as in im2col
+                        for ow in range(OW):
+                            pixels[kw + ow] += dcols[row, oh * OW + ow]
+                    else:
+                        for ow in range(OW):
+                            pixels[ow * stride + kw] += dcols[row, oh * OW + ow]
