@@ -25,10 +25,13 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        beta1, beta2 = betas
-        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
-            raise ValueError(f"Adam: betas must lie in [0, 1), got {betas}")
-        super().__init__(params, dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay))
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+
+    def _check(self, settings, where=""):
+        super()._check(settings, where)
+        betas = settings["betas"]
+        if len(betas) != 2 or not all(0.0 <= beta < 1.0 for beta in betas):
+            raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), got {betas}{where}")
 
     def update(self, grad, state, group):
         beta1, beta2 = group["betas"]

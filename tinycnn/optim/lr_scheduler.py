@@ -1,52 +1,61 @@
 """Learning-rate schedules, as ``torch.optim.lr_scheduler``: StepLR, CosineAnnealingLR, OneCycleLR.
 
 A schedule counts its ``step()`` calls in ``last_epoch`` (0 when made) and,
-after each, sets the optimizer's learning rate to ``lr_at(last_epoch)``.
-StepLR and CosineAnnealingLR are usually stepped once per epoch, OneCycleLR
-once per batch. Each gives PyTorch's learning rate at every step (PyTorch
-computes StepLR's and CosineAnnealingLR's by updating the previous value;
-here they come from the closed form, which agrees to rounding).
+after each, sets the learning rate of every parameter group of the
+optimizer to ``lr_at(last_epoch)``'s value for it. As in PyTorch, each
+group's rate follows from that group's own base rate (its ``initial_lr``:
+its ``lr`` when the first schedule was made), so groups with different
+rates keep their ratio. StepLR and CosineAnnealingLR are usually stepped
+once per epoch, OneCycleLR once per batch. Each gives PyTorch's learning
+rate at every step (PyTorch computes StepLR's and CosineAnnealingLR's by
+updating the previous value; here they come from the closed form, which
+agrees to rounding).
 """
 
 import math
 
 
 class LRScheduler:
-    """The shared part: ``base_lr`` (the optimizer's lr when the first schedule was made), the count, the state."""
+    """The shared part: ``base_lrs`` (each group's ``initial_lr``), the count, the state."""
 
     def __init__(self, optimizer):
         self.optimizer = optimizer
-        group = optimizer.param_groups[0]
-        group.setdefault("initial_lr", group["lr"])  # as PyTorch: a second schedule starts from the same base
-        self.base_lr = group["initial_lr"]
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])  # as PyTorch: a second schedule starts from the same base
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = 0
         self._apply(0)
 
     def lr_at(self, step):
-        """The learning rate after ``step`` calls of ``step()``."""
+        """The learning rates after ``step`` calls of ``step()``: one per parameter group."""
         raise NotImplementedError
 
     def _apply(self, step):
-        self.optimizer.param_groups[0]["lr"] = self.lr_at(step)
+        for group, lr in zip(self.optimizer.param_groups, self.lr_at(step)):
+            group["lr"] = lr
 
     def step(self):
         self.last_epoch += 1
         self._apply(self.last_epoch)
 
     def get_last_lr(self):
-        return [self.optimizer.param_groups[0]["lr"]]
+        return [group["lr"] for group in self.optimizer.param_groups]
 
     def state_dict(self):
         """Everything but the optimizer, as PyTorch's schedules save themselves."""
         return {key: value for key, value in vars(self).items() if key != "optimizer"}
 
     def load_state_dict(self, state):
+        source = f" (from {state.source})" if getattr(state, "source", None) else ""
+        if "base_lrs" not in state:
+            raise ValueError(f"{type(self).__name__}.load_state_dict{source}: a schedule's state from before "
+                             "schedules kept a rate per parameter group; start the run afresh")
         vars(self).update(state)
         self._apply(self.last_epoch)
 
 
 class StepLR(LRScheduler):
-    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs: lr = base_lr * gamma ** (epoch // step_size)."""
+    """Multiply each group's rate by ``gamma`` every ``step_size`` epochs: base_lr * gamma ** (epoch // step_size)."""
 
     def __init__(self, optimizer, step_size, gamma=0.1):
         if step_size < 1:
@@ -55,7 +64,7 @@ class StepLR(LRScheduler):
         super().__init__(optimizer)
 
     def lr_at(self, step):
-        return self.base_lr * self.gamma ** (step // self.step_size)
+        return [base_lr * self.gamma ** (step // self.step_size) for base_lr in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -71,7 +80,8 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer)
 
     def lr_at(self, step):
-        return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * step / self.T_max)) / 2
+        return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * step / self.T_max)) / 2
+                for base_lr in self.base_lrs]
 
 
 class OneCycleLR(LRScheduler):
@@ -85,6 +95,12 @@ class OneCycleLR(LRScheduler):
     moves the other way, from ``max_momentum`` down to ``base_momentum`` and
     back. ``three_phase`` adds PyTorch's third phase (up, down to the start,
     then down to the minimum). Stepping past ``total_steps`` is an error.
+
+    ``max_lr``, ``base_momentum`` and ``max_momentum`` may be lists, one
+    value per parameter group, as in PyTorch; like PyTorch, each group keeps
+    its own ``initial_lr``, ``max_lr``, ``min_lr`` (and ``max_momentum``,
+    ``base_momentum``), which the phases name, so they travel with the
+    optimizer's state.
     """
 
     def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
@@ -100,24 +116,28 @@ class OneCycleLR(LRScheduler):
             raise ValueError(f"OneCycleLR: pct_start must lie in [0, 1], got {pct_start}")
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
-        group = optimizer.param_groups[0]
-        if cycle_momentum and "momentum" not in group and "betas" not in group:
+        defaults, groups = optimizer.defaults, optimizer.param_groups
+        if cycle_momentum and "momentum" not in defaults and "betas" not in defaults:
             raise ValueError("OneCycleLR: cycle_momentum needs an optimizer with momentum or betas")
         self.total_steps, self.anneal_strategy, self.cycle_momentum = total_steps, anneal_strategy, cycle_momentum
-        self.use_beta1 = "betas" in group
-        initial = max_lr / div_factor
-        rates = {"initial": initial, "max": max_lr, "min": initial / final_div_factor}
-        momenta = {"max": max_momentum, "base": base_momentum}
-        # (the step a phase ends on, its start and end rate, its start and end momentum), as PyTorch's phases
+        self.use_beta1 = "betas" in defaults
+        max_lrs = _per_group("max_lr", max_lr, groups)
+        highs = _per_group("max_momentum", max_momentum, groups)
+        lows = _per_group("base_momentum", base_momentum, groups)
+        for group, group_max_lr, high, low in zip(groups, max_lrs, highs, lows):
+            group["initial_lr"] = group_max_lr / div_factor
+            group["max_lr"] = group_max_lr
+            group["min_lr"] = group["initial_lr"] / final_div_factor
+            if cycle_momentum:
+                group["max_momentum"], group["base_momentum"] = high, low
+        # (the step a phase ends on, the group entries of its start and end rate and momentum), as PyTorch's phases
         if three_phase:
-            self.phases = [(pct_start * total_steps - 1, rates["initial"], rates["max"], momenta["max"], momenta["base"]),
-                           (2 * pct_start * total_steps - 2, rates["max"], rates["initial"], momenta["base"],
-                            momenta["max"]),
-                           (total_steps - 1, rates["initial"], rates["min"], momenta["max"], momenta["max"])]
+            self.phases = [(pct_start * total_steps - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                           (2 * pct_start * total_steps - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                           (total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
         else:
-            self.phases = [(pct_start * total_steps - 1, rates["initial"], rates["max"], momenta["max"], momenta["base"]),
-                           (total_steps - 1, rates["max"], rates["min"], momenta["base"], momenta["max"])]
-        group["initial_lr"] = initial
+            self.phases = [(pct_start * total_steps - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                           (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
         super().__init__(optimizer)
 
     def _anneal(self, start, end, fraction):
@@ -137,18 +157,29 @@ class OneCycleLR(LRScheduler):
             start = end
 
     def lr_at(self, step):
-        (_, start_lr, end_lr, _, _), fraction = self._position(step)
-        return self._anneal(start_lr, end_lr, fraction)
+        (_, start, end, _, _), fraction = self._position(step)
+        return [self._anneal(group[start], group[end], fraction) for group in self.optimizer.param_groups]
 
     def momentum_at(self, step):
-        (_, _, _, start_momentum, end_momentum), fraction = self._position(step)
-        return self._anneal(start_momentum, end_momentum, fraction)
+        """The momenta (SGD's momentum, or Adam's first beta) after ``step`` steps: one per parameter group."""
+        (_, _, _, start, end), fraction = self._position(step)
+        return [self._anneal(group[start], group[end], fraction) for group in self.optimizer.param_groups]
 
     def _apply(self, step):
         super()._apply(step)
         if self.cycle_momentum:
-            group, momentum = self.optimizer.param_groups[0], self.momentum_at(step)
-            if self.use_beta1:
-                group["betas"] = (momentum,) + tuple(group["betas"][1:])
-            else:
-                group["momentum"] = momentum
+            for group, momentum in zip(self.optimizer.param_groups, self.momentum_at(step)):
+                if self.use_beta1:
+                    group["betas"] = (momentum,) + tuple(group["betas"][1:])
+                else:
+                    group["momentum"] = momentum
+
+
+def _per_group(name, value, groups):
+    """``value`` for each parameter group: a list or tuple gives one per group, as in PyTorch; a number is for all."""
+    if not isinstance(value, (list, tuple)):
+        return [value] * len(groups)
+    if len(value) != len(groups):
+        raise ValueError(f"OneCycleLR: {name} has {len(value)} values for {len(groups)} parameter groups; give one "
+                         "per group, or one number for all")
+    return list(value)

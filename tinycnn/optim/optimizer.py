@@ -4,13 +4,23 @@ import math
 
 import numpy as np
 
+from tinycnn.tensor import Tensor
+
+# PyTorch's options that change an update and that tinycnn's optimizers lack, at the values that leave it unchanged:
+# a parameter group may give them at these values, and no other.
+NOT_IMPLEMENTED = {"dampening": 0, "maximize": False, "amsgrad": False}
+
 
 class Optimizer:
-    """Holds the parameters, one dict of hyper-parameters, and a state dict per parameter.
+    """Holds the parameter groups, and a state dict per parameter.
 
-    As in PyTorch, ``param_groups`` is a list of dicts (here always one group)
-    whose ``"lr"`` a scheduler may change, and ``state[id(p)]`` holds what a
-    method remembers between steps (momentum buffers, Adam's moments).
+    As in PyTorch, ``params`` is an iterable of tensors (``model.parameters()``:
+    one group, with the constructor's hyper-parameters) or of dicts, one per
+    *parameter group*: ``{"params": [...], "lr": 0.01}``; a hyper-parameter
+    that a group does not give is the constructor's (``defaults``).
+    ``param_groups`` is the list of those dicts, each with its own ``"lr"``
+    that a scheduler may change, and ``state[id(p)]`` holds what a method
+    remembers between steps (momentum buffers, Adam's moments).
 
     ``step`` does what every method shares: skip parameters without a
     gradient, apply the weight decay, and apply ``p = p - update``, keeping
@@ -31,58 +41,109 @@ class Optimizer:
         params = list(params)
         if not params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
-        for name, value in defaults.items():
-            if isinstance(value, (int, float)) and not 0 <= value < math.inf:  # NaN fails both comparisons
-                raise ValueError(f"{type(self).__name__}: {name} must be a finite number >= 0, got {value}")
+        self._check(defaults)
         self.defaults = dict(defaults)
-        self.param_groups = [dict(defaults, params=params)]
-        self.state = {}
+        self.param_groups, self.state = [], {}
+        for group in params if isinstance(params[0], dict) else [{"params": params}]:
+            self.add_param_group(group)
 
-    @property
-    def params(self):
-        return self.param_groups[0]["params"]
+    def add_param_group(self, group):
+        """Add a group (a dict with ``"params"``), filling the hyper-parameters it does not give from ``defaults``.
+
+        As PyTorch's: a parameter may be in one group only, and the
+        parameters must come in an ordered collection (a set's order changes
+        from run to run, and so would the state's order in a checkpoint).
+        """
+        name, where = type(self).__name__, f"parameter group {len(self.param_groups)}"
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{name}: {where} is a {type(group).__name__}, not a dict with a 'params' entry; pass "
+                            f"the parameters (model.parameters()), or a list of dicts each with 'params' (PyTorch's "
+                            f"parameter groups), not both")
+        params = group["params"]
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{name}: the parameters of {where} are a set, whose order changes from run to run; pass "
+                            "a list")
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for index, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: parameter {index} of {where} is a {type(p).__name__}, not a Tensor; pass "
+                                f"the parameters (model.parameters()), or a list of dicts each with 'params' "
+                                f"(PyTorch's parameter groups), not both")
+        taken = {id(p) for other in self.param_groups for p in other["params"]}
+        if any(id(p) in taken for p in params):
+            raise ValueError(f"{name}: {where} holds a parameter that is already in an earlier group; each parameter "
+                             "may be in one group only, as in PyTorch")
+        settings = {key: value for key, value in group.items() if key != "params"}
+        for key, neutral in NOT_IMPLEMENTED.items():
+            if key in settings and settings[key] != neutral:
+                raise ValueError(f"{name}: {where} sets {key}={settings[key]!r}, which tinycnn's optimizers do not "
+                                 f"implement; leave it out (or at {neutral!r})")
+        settings = dict(self.defaults, **settings)
+        self._check(settings, f" (in {where})")
+        self.param_groups.append(dict(settings, params=params))
+
+    def _check(self, settings, where=""):
+        """Refuse hyper-parameters the update cannot use; ``where`` says which group they came from."""
+        for key, value in settings.items():
+            if isinstance(value, (int, float)) and not 0 <= value < math.inf:  # NaN fails both comparisons
+                raise ValueError(f"{type(self).__name__}: {key} must be a finite number >= 0, got {value}{where}")
+
+    def _parameters(self):
+        """Every parameter, group by group: their indices in ``state_dict``, as in PyTorch."""
+        return [p for group in self.param_groups for p in group["params"]]
 
     def zero_grad(self):
-        for p in self.params:
+        for p in self._parameters():
             p.grad = None
 
     def step(self):
-        group = self.param_groups[0]
-        for p in self.params:
-            if p.grad is None:
-                continue
-            grad = p.grad
-            if group["weight_decay"] and self.decoupled_weight_decay:
-                p.data = (p.data * (1 - group["lr"] * group["weight_decay"])).astype(p.dtype, copy=False)
-            elif group["weight_decay"]:
-                grad = grad + group["weight_decay"] * p.data
-            update = self.update(grad, self.state.setdefault(id(p), {}), group)
-            p.data = (p.data - update).astype(p.dtype, copy=False)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if group["weight_decay"] and self.decoupled_weight_decay:
+                    p.data = (p.data * (1 - group["lr"] * group["weight_decay"])).astype(p.dtype, copy=False)
+                elif group["weight_decay"]:
+                    grad = grad + group["weight_decay"] * p.data
+                update = self.update(grad, self.state.setdefault(id(p), {}), group)
+                p.data = (p.data - update).astype(p.dtype, copy=False)
 
     def state_dict(self):
-        """PyTorch's layout: {"state": {parameter index: its state}, "param_groups": [hyper-parameters, "params": indices]}.
+        """PyTorch's layout: {"state": {index: its state}, "param_groups": [hyper-parameters, "params": indices]}.
 
+        Parameters are numbered across the groups in order, as in PyTorch.
         Arrays are copied, so that training on does not change a saved state.
         """
-        index = {id(p): i for i, p in enumerate(self.params)}
+        index = {id(p): i for i, p in enumerate(self._parameters())}
         state = {index[key]: {name: value.copy() if isinstance(value, np.ndarray) else value
                               for name, value in entry.items()}
                  for key, entry in self.state.items() if key in index}
-        group = {name: value for name, value in self.param_groups[0].items() if name != "params"}
-        return {"state": state, "param_groups": [dict(group, params=list(range(len(self.params))))]}
+        groups, start = [], 0
+        for group in self.param_groups:
+            count = len(group["params"])
+            settings = {name: value for name, value in group.items() if name != "params"}
+            groups.append(dict(settings, params=list(range(start, start + count))))
+            start += count
+        return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Take the state and hyper-parameters of ``state_dict`` (from ``state_dict()``) for the same parameters."""
+        """Take the state and each group's hyper-parameters from ``state_dict`` (``state_dict()`` of an optimizer of
+        the same parameters, in groups of the same sizes)."""
         source = f" (from {state_dict.source})" if getattr(state_dict, "source", None) else ""
         name = type(self).__name__
         groups = state_dict["param_groups"]
-        if len(groups) != 1 or len(groups[0]["params"]) != len(self.params):
-            counts = [len(group["params"]) for group in groups]
-            raise ValueError(f"{name}.load_state_dict{source}: the state is for parameter groups of {counts} "
-                             f"parameters; this optimizer has one group of {len(self.params)}")
+        saved_counts = [len(group["params"]) for group in groups]
+        counts = [len(group["params"]) for group in self.param_groups]
+        if saved_counts != counts:
+            raise ValueError(f"{name}.load_state_dict{source}: the state is for parameter groups of {saved_counts} "
+                             f"parameters; this optimizer has groups of {counts}")
+        # the saved groups' indices name the parameters of the groups here, in order (PyTorch's mapping)
+        by_index = {int(index): p for saved, group in zip(groups, self.param_groups)
+                    for index, p in zip(saved["params"], group["params"])}
         state = {}
         for index, entry in state_dict["state"].items():
-            p = self.params[int(index)]
+            p = by_index[int(index)]
             for key, value in entry.items():
                 if isinstance(value, np.ndarray) and value.shape != p.shape:
                     raise ValueError(f"{name}.load_state_dict{source}: parameter {index}'s {key} has shape "
@@ -90,7 +151,8 @@ class Optimizer:
             state[id(p)] = {key: value.copy() if isinstance(value, np.ndarray) else value
                             for key, value in entry.items()}
         self.state = state
-        self.param_groups[0].update({key: value for key, value in groups[0].items() if key != "params"})
+        for group, saved in zip(self.param_groups, groups):
+            group.update({key: value for key, value in saved.items() if key != "params"})
 
     def update(self, grad, state, group):
         """The amount to subtract from a parameter, given its (decayed) gradient and its state."""

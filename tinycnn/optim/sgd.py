@@ -15,13 +15,17 @@ class SGD(Optimizer):
         p = p - lr * g
 
     This is Sutskever et al. (2013)'s momentum written with the learning rate
-    outside the buffer, which is what PyTorch implements.
+    outside the buffer, which is what PyTorch implements. ``lr`` defaults to
+    1e-3, as in PyTorch 2; each parameter group may set its own.
     """
 
-    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
-        if nesterov and momentum <= 0:
-            raise ValueError("SGD: nesterov momentum requires momentum > 0")
+    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov))
+
+    def _check(self, settings, where=""):
+        super()._check(settings, where)
+        if settings["nesterov"] and settings["momentum"] <= 0:
+            raise ValueError(f"SGD: nesterov momentum requires momentum > 0{where}")
 
     def update(self, grad, state, group):
         momentum = group["momentum"]
