@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tinycnn import Tensor
 from tinycnn.data import MNIST_MEAN, MNIST_STD, Augment, BatchLoader, Normalize
-from tinycnn.data.augment import resize_bilinear, rotate_nearest
+from tinycnn.data.augment import normalize_batch, resize_bilinear, rotate_nearest
 
 
 def images(count=64, seed=0):
@@ -16,6 +17,78 @@ def test_normalize_scales_to_unit_range_then_standardises():
     out = Normalize()(np.array([[[0, 255]]], dtype=np.uint8))
     assert out.shape == (1, 1, 1, 2) and out.dtype == np.float32
     np.testing.assert_allclose(out.ravel(), [(0 - MNIST_MEAN) / MNIST_STD, (1 - MNIST_MEAN) / MNIST_STD], rtol=1e-6)
+
+
+def test_normalize_of_the_studys_pictures_is_the_kernels_to_the_bit():
+    batch = images(100)
+    out = np.empty((100, 1, 28, 28), dtype=np.float32)
+    normalize_batch(batch, MNIST_MEAN, MNIST_STD, out)
+    np.testing.assert_array_equal(Normalize()(batch), out)
+    np.testing.assert_array_equal(Normalize((MNIST_MEAN,), [MNIST_STD])(batch[:, None]), out)  # (N, 1, H, W) too
+
+
+def test_normalize_does_not_scale_float_images_again():
+    """The issue's case: float images already in [0, 1] were divided by 255 again (mean -0.81, std 0.003)."""
+    scaled = images(50).astype(np.float32) / 255
+    out = Normalize((0.5,), (0.5,))(scaled)
+    assert out.shape == (50, 1, 28, 28) and out.dtype == np.float32
+    np.testing.assert_allclose(out[:, 0], (scaled - 0.5) / 0.5, rtol=1e-6)
+    assert out.min() >= -1 and out.max() <= 1 and out.std() > 0.5
+    pictures = Normalize((0.5,), (0.5,))(images(50))  # the same pictures as uint8: divided by 255 first
+    np.testing.assert_allclose(pictures, out, rtol=1e-6, atol=1e-6)
+
+
+def test_normalize_takes_channels_with_a_value_each_or_one_for_all():
+    rng = np.random.default_rng(0)
+    batch = rng.integers(0, 256, (4, 3, 5, 6), dtype=np.uint8)
+    out = Normalize((0.1, 0.2, 0.3), (0.5, 0.25, 2.0))(batch)
+    assert out.shape == (4, 3, 5, 6) and out.dtype == np.float32
+    for c, (mean, std) in enumerate(zip((0.1, 0.2, 0.3), (0.5, 0.25, 2.0))):
+        np.testing.assert_array_equal(out[:, c], Normalize(mean, std)(batch[:, c])[:, 0])  # NumPy path = kernel
+    np.testing.assert_array_equal(Normalize(0.2, 0.5)(batch), Normalize((0.2,) * 3, (0.5,) * 3)(batch))
+    as_tensor = Normalize(0.2, 0.5)(Tensor(batch))
+    assert isinstance(as_tensor, Tensor) and np.array_equal(as_tensor.data, Normalize(0.2, 0.5)(batch))
+    floats = rng.random((2, 3, 4, 4))
+    assert Normalize(0.5, 0.5)(floats).dtype == np.float64  # float images keep their dtype, as in torchvision
+    assert Normalize(0.5, 0.5, dtype=np.float32)(floats).dtype == np.float32
+
+
+def test_normalize_equals_torchvisions_to_tensor_then_normalize():
+    """torchvision's arithmetic, written out as torchvision 0.28 does it (torchvision itself is not installed):
+    ToTensor divides uint8 by 255 in float32 and leaves float as it is; Normalize subtracts and divides in the
+    tensor's dtype, mean and std converted to it."""
+    torch = pytest.importorskip("torch")
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+    def torchvision_normalize(tensor):
+        as_dtype = [torch.as_tensor(v, dtype=tensor.dtype).view(-1, 1, 1) for v in (mean, std)]
+        return tensor.sub(as_dtype[0]).div(as_dtype[1])
+
+    rng = np.random.default_rng(1)
+    for dtype in (np.float32, np.float64):  # float images: the same operations in the same dtype, to the bit
+        floats = rng.random((3, 3, 7, 5)).astype(dtype)
+        np.testing.assert_array_equal(Normalize(mean, std)(floats), torchvision_normalize(torch.tensor(floats)).numpy())
+    pictures = rng.integers(0, 256, (3, 3, 7, 5), dtype=np.uint8)  # uint8: ours rounds once, torchvision thrice
+    theirs = torchvision_normalize(torch.from_numpy(pictures).to(torch.float32).div(255)).numpy()
+    np.testing.assert_allclose(Normalize(mean, std)(pictures), theirs, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("make, batch, error, message", [
+    (lambda: Normalize((0.5, 0.5), (0.5, 0.5)), np.zeros((2, 28, 28), np.uint8), ValueError,
+     r"Normalize: mean has 2 values for images of 1 channel\(s\) \(shape \(2, 28, 28\)\); give one per channel"),
+    (lambda: Normalize((0.5,), (0.2, 0.2)), np.zeros((2, 3, 4, 4), np.float32), ValueError,
+     r"Normalize: std has 2 values for images of 3 channel\(s\)"),
+    (lambda: Normalize(), np.zeros((2, 28, 28), np.int64), TypeError,
+     r"Normalize: images must be uint8 pictures .* or float images already scaled, got int64; convert them"),
+    (lambda: Normalize(), np.zeros((28, 28), np.uint8), ValueError,
+     r"Normalize: images must be \(N, H, W\) pictures of one channel or \(N, C, H, W\), got shape \(28, 28\)"),
+    (lambda: Normalize((0.5,), (0.0,)), None, ValueError, r"Normalize: std \(0.0,\) has a 0"),
+    (lambda: Normalize("mnist", 0.5), None, ValueError, r"Normalize: mean must be a finite number or a sequence"),
+    (lambda: Normalize(0.5, [[0.5]]), None, ValueError, r"Normalize: std must be a finite number or a sequence"),
+])
+def test_normalize_refuses_what_it_cannot_handle_naming_the_argument(make, batch, error, message):
+    with pytest.raises(error, match=message):
+        make()(batch)
 
 
 def test_no_crop_and_no_rotation_is_just_normalisation():

@@ -28,6 +28,7 @@ import numba
 from tinycnn.kernels.jit import njit
 from tinycnn.kernels.fast.threads import run_in_parts
 from tinycnn.random import default_generator
+from tinycnn.tensor import Tensor
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -214,15 +215,84 @@ def normalize_batch(images, mean, std, out):
 
 
 class Normalize:
-    """The evaluation transform: uint8 (N, H, W) -> normalised float (N, 1, H, W)."""
+    """The evaluation transform, torchvision's ``ToTensor()`` then ``Normalize(mean, std)`` on a batch.
 
-    def __init__(self, mean=MNIST_MEAN, std=MNIST_STD, dtype=np.float32):
+    ``mean`` and ``std`` are numbers or sequences of one value per channel
+    (or one for all channels), as torchvision takes them; a std of 0 is
+    refused, as torchvision refuses it. Images are an array (or a Tensor,
+    which gives a Tensor back) of shape
+
+    - (N, H, W): pictures of one channel, such as MNIST's -> (N, 1, H, W);
+    - (N, C, H, W) -> (N, C, H, W); channel c gives (x - mean[c]) / std[c].
+
+    A 3-D input is always a batch here, not one (C, H, W) image as for
+    torchvision's Normalize: tinycnn's transforms work on batches.
+
+    What is scaled follows ToTensor: uint8 pictures (0..255) are divided by
+    255 first, and float images are taken as already scaled (ToTensor leaves
+    a float array as it is), so they are only normalised. Other dtypes are
+    refused, as torchvision's Normalize refuses a tensor that is not float.
+
+    The arithmetic: uint8 pictures are computed in float64 and rounded once
+    to ``dtype`` (float32 if None), as the study's pipeline always has been;
+    torchvision computes in float32, rounding at each step, so its values
+    can differ from these in the last bit. Float images are computed in their
+    own dtype, as torchvision does, to the bit; the result has that dtype,
+    or ``dtype`` if given.
+    """
+
+    def __init__(self, mean=MNIST_MEAN, std=MNIST_STD, dtype=None):
         self.mean, self.std, self.dtype = mean, std, dtype
+        self._mean, self._std = _per_channel("mean", mean), _per_channel("std", std)
+        if np.any(self._std == 0):
+            raise ValueError(f"Normalize: std {std!r} has a 0, and each value is divided by its channel's std; give "
+                             "std > 0 for every channel")
 
     def __call__(self, images):
-        out = np.empty((images.shape[0], 1) + images.shape[1:], dtype=self.dtype)
-        normalize_batch(np.ascontiguousarray(images), self.mean, self.std, out)
+        as_tensor = isinstance(images, Tensor)
+        images = np.asarray(images.data if as_tensor else images)
+        if images.dtype != np.uint8 and images.dtype.kind != "f":
+            raise TypeError(f"Normalize: images must be uint8 pictures (0..255, divided by 255 first) or float images "
+                            f"already scaled, got {images.dtype}; convert them with .astype(np.uint8) if they are "
+                            f"0..255 pixel values, or to float32 if they are scaled")
+        if images.ndim not in (3, 4):
+            raise ValueError(f"Normalize: images must be (N, H, W) pictures of one channel or (N, C, H, W), got shape "
+                             f"{images.shape}")
+        batch = images[:, None] if images.ndim == 3 else images
+        channels = batch.shape[1]
+        for name, values in (("mean", self._mean), ("std", self._std)):
+            if values.size not in (1, channels):
+                raise ValueError(f"Normalize: {name} has {values.size} values for images of {channels} channel(s) "
+                                 f"(shape {images.shape}); give one per channel, or one for all")
+        out = self._pictures(batch) if images.dtype == np.uint8 else self._scaled(batch)
+        return Tensor(out) if as_tensor else out
+
+    def _pictures(self, batch):
+        """uint8 (N, C, H, W) -> (pixel / 255 - mean) / std in float64, rounded once to the output dtype."""
+        out = np.empty(batch.shape, dtype=np.float32 if self.dtype is None else self.dtype)
+        if batch.shape[1] == 1:  # the study's case: one kernel pass, no float64 temporaries
+            normalize_batch(np.ascontiguousarray(batch[:, 0]), float(self._mean[0]), float(self._std[0]), out)
+        else:  # the kernel's arithmetic, in NumPy: the same float64 operations, the same one rounding
+            out[...] = (batch / 255.0 - self._mean.reshape(-1, 1, 1)) / self._std.reshape(-1, 1, 1)
         return out
+
+    def _scaled(self, batch):
+        """Float (N, C, H, W) -> (x - mean) / std in the input's dtype, as torchvision's Normalize computes it."""
+        mean, std = (values.astype(batch.dtype).reshape(-1, 1, 1) for values in (self._mean, self._std))
+        out = (batch - mean) / std
+        return out if self.dtype is None else out.astype(self.dtype, copy=False)
+
+
+def _per_channel(name, value):
+    """Normalize's ``mean`` or ``std`` (a number, or a sequence of one per channel) as a 1-D float64 array."""
+    try:
+        values = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        values = None
+    if values is None or values.ndim > 1 or values.size == 0 or not np.isfinite(values).all():
+        raise ValueError(f"Normalize: {name} must be a finite number or a sequence of them, one per channel (e.g. "
+                         f"(0.5,) or (0.485, 0.456, 0.406)), got {value!r}")
+    return values.reshape(-1)
 
 
 class Augment:
