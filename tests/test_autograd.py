@@ -95,8 +95,44 @@ def test_no_grad_and_enable_grad_decorate_with_or_without_parentheses():
     assert recorded(x)
 
 
+def test_inference_mode_is_no_grad_as_a_block_and_a_decorator_and_false_changes_nothing():
+    x = Tensor(np.ones(3), requires_grad=True)
+    with tinycnn.inference_mode():
+        assert not recorded(x) and not tinycnn.is_grad_enabled()
+    assert recorded(x)
+
+    @tinycnn.inference_mode
+    def bare(value):
+        return recorded(value)
+
+    @tinycnn.inference_mode()
+    def called(value):
+        return recorded(value)
+
+    @tinycnn.inference_mode(False)
+    def unchanged(value):
+        return recorded(value)
+
+    assert bare(x) is False and called(x) is False and unchanged(x) is True and bare.__name__ == "bare"
+    with tinycnn.no_grad():
+        assert unchanged(x) is False  # inference_mode(False) leaves the mode as it is; it does not turn recording on
+        with tinycnn.inference_mode(False):
+            assert not recorded(x)
+    assert recorded(x) and tinycnn.is_grad_enabled()
+
+
+def test_inference_mode_matches_torch():
+    torch = pytest.importorskip("torch")
+    for ours, theirs in ((tinycnn.inference_mode(), torch.inference_mode()),
+                         (tinycnn.inference_mode(False), torch.inference_mode(False))):
+        x, tx = Tensor(np.ones(2), requires_grad=True), torch.ones(2, requires_grad=True)
+        with ours, theirs:
+            assert (x * 2.0).requires_grad == (tx * 2).requires_grad
+
+
 @pytest.mark.parametrize("make_decorator", [lambda: tinycnn.no_grad, lambda: tinycnn.no_grad(),
-                                            lambda: tinycnn.set_grad_enabled(False)])
+                                            lambda: tinycnn.set_grad_enabled(False), lambda: tinycnn.inference_mode,
+                                            lambda: tinycnn.inference_mode()])
 def test_a_decorated_generator_runs_in_the_mode_and_its_caller_does_not(make_decorator):
     """As PyTorch's: the generator's body is inside the block at every resumption, the loop around it outside."""
     x = Tensor(np.ones(3), requires_grad=True)

@@ -18,7 +18,8 @@ training programs that want it.
 from tinycnn import backend, functional, fusion, nn, optim
 from tinycnn.random import manual_seed
 from tinycnn.serialization import CheckpointError, load, save
-from tinycnn.tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tinycnn.tensor import (Function, Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad,
+                            set_grad_enabled)
 
-__all__ = ["CheckpointError", "Function", "Tensor", "backend", "enable_grad", "functional", "fusion", "is_grad_enabled",
-           "load", "manual_seed", "nn", "no_grad", "optim", "save", "set_grad_enabled"]
+__all__ = ["CheckpointError", "Function", "Tensor", "backend", "enable_grad", "functional", "fusion", "inference_mode",
+           "is_grad_enabled", "load", "manual_seed", "nn", "no_grad", "optim", "save", "set_grad_enabled"]

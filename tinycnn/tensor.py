@@ -72,7 +72,10 @@ class set_grad_enabled:
 
 
 class _GradModeBlock:
-    """A with-block and a decorator (``@no_grad`` or ``@no_grad()``) within which the grad mode is ``mode``."""
+    """A with-block and a decorator (``@no_grad`` or ``@no_grad()``) within which the grad mode is ``mode``.
+
+    ``mode`` None leaves the mode as it is (``inference_mode(False)``).
+    """
 
     mode = None
 
@@ -82,13 +85,18 @@ class _GradModeBlock:
 
     def __enter__(self):
         self.previous = _grad_mode.enabled
-        _grad_mode.enabled = self.mode
+        if self.mode is not None:
+            _grad_mode.enabled = self.mode
 
     def __exit__(self, *exception):
         _grad_mode.enabled = self.previous
 
     def __call__(self, function):
-        return _run_in_mode(function, type(self))
+        return _run_in_mode(function, self._another)
+
+    def _another(self):
+        """A fresh block like this one: each call of a decorated function enters its own, so that calls can nest."""
+        return type(self)()
 
 
 def _run_in_mode(function, block):
@@ -142,6 +150,32 @@ class enable_grad(_GradModeBlock):
     """Within this block (or decorated function) operations are recorded, even inside ``no_grad``."""
 
     mode = True
+
+
+class inference_mode(_GradModeBlock):
+    """``no_grad`` under the name PyTorch gives its faster variant: ``with inference_mode():``, ``@inference_mode``,
+    ``@inference_mode()``.
+
+    tinycnn has no separate inference mode: this records nothing, exactly as
+    ``no_grad`` does, so that scripts written with it run unchanged. What
+    PyTorch's adds (no version counters; tensors that can never join a graph
+    later) has nothing to act on here. ``inference_mode(False)`` leaves the
+    grad mode as it is, as in PyTorch.
+    """
+
+    mode = False
+    inference = True
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # @inference_mode, bare
+            return super().__new__(cls, mode)
+        block = super().__new__(cls)
+        block.inference = bool(mode)
+        block.mode = False if mode else None
+        return block
+
+    def _another(self):
+        return inference_mode(self.inference)
 
 
 class Context:
