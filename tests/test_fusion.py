@@ -206,3 +206,46 @@ def test_batch_norm_with_its_relu_joined_against_finite_differences(shape, seed)
     arrays = [rng.standard_normal(shape) * 2, rng.standard_normal(shape[1]), rng.standard_normal(shape[1])]
     check_gradients(lambda x, w, b: F.relu(F.batch_norm(x, None, None, w, b, training=True)), arrays, seed,
                     rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-12), (np.float32, 1e-5)])
+@given(case=layer_cases(), conv_bias=st.booleans(), affine=st.booleans())
+def test_inference_folds_a_batch_norm_into_the_conv_before_it(dtype, tolerance, case, conv_bias, affine):
+    """In evaluation mode with no gradient recorded, conv -> BatchNorm -> ReLU -> max-pool is one conv call with
+    the batch norm folded into its weights: the unfused ops' values, to float rounding."""
+    x_shape, w_shape, stride, padding, relu, pool_kernel, pool_stride, seed = case
+    rng = np.random.default_rng(seed)
+    conv = tinycnn.nn.Conv2d(w_shape[1], w_shape[0], w_shape[2], stride=stride, padding=padding, bias=conv_bias,
+                             generator=rng).to(dtype)
+    norm = tinycnn.nn.BatchNorm2d(w_shape[0], affine=affine).to(dtype)
+    norm.running_mean[:] = rng.standard_normal(w_shape[0])
+    norm.running_var[:] = rng.uniform(0.5, 2.0, w_shape[0])
+    if affine:
+        norm.weight.data[:] = rng.standard_normal(w_shape[0])
+        norm.bias.data[:] = rng.standard_normal(w_shape[0])
+    norm.eval()
+    x = Tensor(rng.standard_normal(x_shape).astype(dtype))
+
+    def layer():
+        out = norm(conv(x))
+        out = F.relu(out) if relu else out
+        return F.max_pool2d(out, pool_kernel, pool_stride) if pool_kernel else out
+
+    with tinycnn.no_grad():
+        folded = layer()
+        assert isinstance(folded, fusion.Pending) and folded.function is F.Conv2dFunction  # no batch norm node
+        with fusion.set_enabled(False):
+            expected = layer().data
+    np.testing.assert_allclose(folded.data, expected, rtol=tolerance, atol=tolerance)
+
+
+def test_a_batch_norm_is_not_folded_where_a_gradient_is_recorded():
+    """Evaluation mode with gradients on (fine-tuning with frozen statistics): the batch norm's own weights need
+    their gradient, so it stays an op of its own."""
+    rng = np.random.default_rng(0)
+    conv, norm = tinycnn.nn.Conv2d(1, 2, 3, generator=rng), tinycnn.nn.BatchNorm2d(2)
+    norm.eval()
+    out = norm(conv(Tensor(rng.standard_normal((2, 1, 5, 5)).astype(np.float32))))
+    assert out.function is F.BatchNormFunction
+    out.sum().backward()
+    assert norm.weight.grad is not None and conv.weight.grad is not None

@@ -114,7 +114,7 @@ class Conv2dFunction(Function):
     on, a ReLU and a max-pool that follow join it by setting them.
     """
 
-    fuses_with = ("relu", "max_pool2d")  # the ops tinycnn/fusion.py may fold into it
+    fuses_with = ("relu", "max_pool2d", "batch_norm")  # the ops tinycnn/fusion.py may fold into it
 
     @staticmethod
     def forward(ctx, x, weight, bias, *, stride, padding, relu=False, pool_kernel=0, pool_stride=0):
@@ -483,6 +483,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise ValueError(f"{op}: evaluation needs running_mean and running_var")
         mean, var = (r.astype(input.dtype, copy=False) for r in running)
     options = dict(mean=mean, var=var, training=bool(training), eps=eps)
+    if fusion.is_enabled() and not training:  # inference after a conv: a change of the conv's weights
+        folded = fusion.fold_batch_norm(input, weight, bias, mean, var, eps)
+        if folded is not None:
+            return folded
     if fusion.is_enabled():  # not run yet, so that a ReLU that follows can join it
         return fusion.Pending(BatchNormFunction, (input, weight, bias), options, input.shape)
     return BatchNormFunction.apply(input, weight, bias, **options)

@@ -20,7 +20,10 @@ conv output is never stored.
 ``F.batch_norm`` does the same with the ReLU that usually follows it: the
 statistics are taken (and the running ones updated) when it is called, and
 the normalisation runs, with the ReLU in the same pass, when the value is
-read. A Function says what may join it in ``fuses_with``.
+read. In inference (evaluation mode, no gradient recorded), a batch norm
+right after a conv is instead folded into the conv's weights
+(``fold_batch_norm``), and the ReLU and pool after it join the conv. A
+Function says what may join it in ``fuses_with``.
 
 The values and gradients are the unfused ops' (tests/test_fusion.py checks
 it). If the conv output is also used elsewhere (read before the ReLU joins,
@@ -41,6 +44,8 @@ them one at a time in a debugger.
 
 import copy
 import os
+
+import numpy as np
 
 from tinycnn import backend
 from tinycnn.kernels.maxpool2d import maxpool2d_output_size
@@ -155,6 +160,38 @@ def _joinable(input, what):
     """A Pending not computed yet, made in the grad mode now in force, whose Function takes ``what``."""
     return (isinstance(input, Pending) and input.pending and input.grad_enabled == is_grad_enabled()
             and what in input.function.fuses_with)
+
+
+def fold_batch_norm(input, weight, bias, mean, var, eps):
+    """An evaluation-mode batch norm of a pending convolution, folded into the conv's weights; or None.
+
+    With statistics that are constants (the running ones), batch norm is an
+    affine map per channel, ``scale * (conv - mean) + shift`` with ``scale =
+    weight / sqrt(var + eps)``, and so is the conv's bias: the two make one
+    conv with weights ``conv_weight * scale`` (per filter) and bias
+    ``(conv_bias - mean) * scale + shift``. The batch norm then costs no pass
+    of its own, and a ReLU and a max-pool that follow join the conv as they
+    would without it. Only where no gradient is being recorded (inference):
+    a gradient would have to reach the batch norm's weights through the
+    folding. The values equal the unfolded ops' to float rounding (the
+    products run in another order), not bit for bit.
+
+    input: a Pending conv (N, F, OH, OW) with nothing joined yet; weight, bias: (F,) Tensors or None; mean, var:
+    (F,) arrays of the conv's dtype
+    """
+    if not _joinable(input, "batch_norm") or input.grad_enabled or any(
+            input.options.get(joined) for joined in ("relu", "pool_kernel")):
+        return None
+    conv_input, conv_weight, _ = input.inputs
+    _, weight_values, bias_values = input.values  # the arrays as they were when the conv was called
+    dtype = weight_values.dtype
+    scale = (1.0 if weight is None else weight.data) / np.sqrt(var + eps)
+    shift = 0.0 if bias is None else bias.data
+    conv_bias = 0.0 if bias_values is None else bias_values
+    folded_weight = (weight_values * scale.astype(dtype)[:, None, None, None]).astype(dtype)
+    folded_bias = ((conv_bias - mean) * scale + shift).astype(dtype)
+    return Pending(input.function, (conv_input, Tensor(folded_weight), Tensor(folded_bias)), input.options,
+                   input.shape)
 
 
 def join_relu(input):
