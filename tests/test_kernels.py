@@ -542,3 +542,16 @@ def test_adaptive_avgpool2d_matches_naive(dtype, shape, output, seed):
 def test_global_average_pooling_is_the_plane_mean():
     x = np.random.default_rng(0).standard_normal((2, 3, 5, 7))
     np.testing.assert_allclose(adaptive_avgpool2d_forward(x, 1, 1)[:, :, 0, 0], x.mean(axis=(2, 3)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kernel, stride", [(2, 2), (3, 2), (2, 1)])
+def test_maxpool2d_lets_nan_win_and_first_maxima_win_ties_as_the_naive_kernel(kernel, stride):
+    """The fast pool's selects (not ifs) make the naive kernel's choices: NaN wins its window, a tie goes to the
+    first maximum; the 2x2 pool, whose window the kernel takes as constants, among them."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 7))
+    x[0, 0, 1, 1] = x[1, 2, 4, 5] = np.nan
+    x[0, 1, :3, :3] = 1.0  # ties
+    out, winner_index = maxpool2d_forward(x, kernel, kernel, stride, stride)
+    naive_out, naive_winner_index = maxpool2d_forward_naive(x, kernel, kernel, stride, stride)
+    assert np.array_equal(out, naive_out, equal_nan=True) and np.isnan(out).any()
+    assert np.array_equal(winner_index, naive_winner_index)

@@ -88,9 +88,15 @@ def maxpool2d_backward_naive(dout, winner_index, H, W):
 # the kernels the engine runs
 
 
-@njit
+@njit(inline="always")
 def _pool_plane(plane, KH, KW, SH, SW, out, winner_index):
-    """Max-pool one (H, W) plane into out (OH, OW), recording winners in winner_index (OH, OW)."""
+    """Max-pool one (H, W) plane into out (OH, OW), recording winners in winner_index (OH, OW).
+
+    The naive kernel's comparisons in the same order, written as selects
+    rather than ifs (whether a value wins is a coin flip on real data, and a
+    mispredicted branch costs more than the comparison), and inlined into its
+    caller, so that a 2x2 window, passed as constants, is unrolled.
+    """
     H, W = plane.shape
     OH, OW = out.shape
     for oh in range(OH):
@@ -102,10 +108,10 @@ def _pool_plane(plane, KH, KW, SH, SW, out, winner_index):
                     ih = oh * SH + kh
                     iw = ow * SW + kw
                     value = plane[ih, iw]
-                    # strictly greater: the first maximum wins a tie; NaN wins, as in PyTorch
-                    if value > best or np.isnan(value):
-                        best = value
-                        best_index = ih * W + iw
+                    # strictly greater: the first maximum wins a tie; NaN wins (value != value), as in PyTorch
+                    take = (value > best) | (value != value)
+                    best = value if take else best
+                    best_index = ih * W + iw if take else best_index
             out[oh, ow] = best
             winner_index[oh, ow] = best_index
 
@@ -118,9 +124,13 @@ def maxpool2d_forward(x, KH, KW, SH, SW):
     OW = (W - KW) // SW + 1
     out = np.empty((N, C, OH, OW), dtype=x.dtype)
     winner_index = np.empty((N, C, OH, OW), dtype=np.int64)
+    square_2x2 = KH == 2 and KW == 2 and SH == 2 and SW == 2  # the common pool: its window as constants
     for plane in prange(N * C):  # each thread owns whole planes
         n, c = plane // C, plane % C
-        _pool_plane(x[n, c], KH=KH, KW=KW, SH=SH, SW=SW, out=out[n, c], winner_index=winner_index[n, c])
+        if square_2x2:
+            _pool_plane(x[n, c], 2, 2, 2, 2, out[n, c], winner_index[n, c])
+        else:
+            _pool_plane(x[n, c], KH, KW, SH, SW, out[n, c], winner_index[n, c])
     return out, winner_index
 
 
