@@ -6,6 +6,7 @@ import pytest
 import tinycnn
 import tinycnn.functional as F
 from tinycnn import Tensor, nn
+from tinycnn.tensor import Context, Reshape  # tinycnn.tensor is the function, as torch.tensor
 
 
 def test_a_tensor_used_twice_gets_the_sum_of_both_gradients():
@@ -461,10 +462,10 @@ def test_after_backward_the_graph_holds_no_saved_arrays():
         node = stack.pop()
         seen += 1
         assert node.is_freed or node._saved == (), node.function.__name__
-        stack.extend(p for p in node.parents if isinstance(p, tinycnn.tensor.Context))
+        stack.extend(p for p in node.parents if isinstance(p, Context))
     assert seen >= 5
 
 
 def test_positional_inputs_of_a_function_are_tensors():
     with pytest.raises(TypeError, match=r"Reshape.apply: positional inputs must be Tensors.*keywords"):
-        tinycnn.tensor.Reshape.apply(Tensor(np.ones(4)), (2, 2))
+        Reshape.apply(Tensor(np.ones(4)), (2, 2))

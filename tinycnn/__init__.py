@@ -15,11 +15,23 @@ environment); ``tinycnn.memory.keep_freed_memory()`` is an explicit call for
 training programs that want it.
 """
 
+from importlib.metadata import PackageNotFoundError as _NotInstalled, version as _installed_version
+
+from numpy import float32, float64, int64
+
 from tinycnn import backend, functional, fusion, nn, optim
 from tinycnn.random import manual_seed
 from tinycnn.serialization import CheckpointError, load, save
-from tinycnn.tensor import (Function, Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad,
-                            set_grad_enabled)
+# ``tinycnn.tensor`` is the function, as ``torch.tensor`` is; the module tinycnn/tensor.py is still imported by name,
+# ``from tinycnn.tensor import Context``, but ``tinycnn.tensor.Context`` would look inside the function.
+from tinycnn.tensor import (Function, Tensor, cat, enable_grad, from_numpy, inference_mode, is_grad_enabled, no_grad,
+                            ones, randn, set_grad_enabled, stack, tensor, zeros)
 
-__all__ = ["CheckpointError", "Function", "Tensor", "backend", "enable_grad", "functional", "fusion", "inference_mode",
-           "is_grad_enabled", "load", "manual_seed", "nn", "no_grad", "optim", "save", "set_grad_enabled"]
+try:
+    __version__ = _installed_version("tinycnn")  # the package's metadata, written from pyproject.toml at install
+except _NotInstalled:  # run from a clone that was never installed
+    __version__ = "unknown"
+
+__all__ = ["CheckpointError", "Function", "Tensor", "backend", "cat", "enable_grad", "float32", "float64",
+           "from_numpy", "functional", "fusion", "inference_mode", "int64", "is_grad_enabled", "load", "manual_seed",
+           "nn", "no_grad", "ones", "optim", "randn", "save", "set_grad_enabled", "stack", "tensor", "zeros"]

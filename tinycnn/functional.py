@@ -523,6 +523,15 @@ def log_softmax(input, dim=1):
     return LogSoftmaxFunction.apply(input, dim=dim % input.ndim)
 
 
+def softmax(input, dim=1):
+    """exp(input) / sum(exp(input)) along ``dim``, as ``torch.nn.functional.softmax``.
+
+    It is ``log_softmax(input, dim).exp()``: as stable as log_softmax, and
+    its gradient is the two ops' backwards. Shape: any; output the same.
+    """
+    return log_softmax(input, dim).exp()
+
+
 class NLLLossFunction(Function):
     @staticmethod
     def forward(ctx, logp, *, target):

@@ -23,13 +23,21 @@ gradients: gradients accumulate in this one place, the walk.
 As in PyTorch, the walk frees the arrays each node saved, so a second
 backward through the same nodes raises ``RuntimeError`` unless the first one
 was called with ``retain_graph=True``.
+
+The file ends with PyTorch's module-level makers (``tensor``, ``zeros``,
+``ones``, ``randn``, ``from_numpy``, ``cat``, ``stack``), which the package
+exports as ``tinycnn.tensor`` and so on.
 """
 
 import functools
 import inspect
+import math
 import threading
+from typing import NamedTuple
 
 import numpy as np
+
+from tinycnn.random import default_generator
 
 DEFAULT_DTYPE = np.float32  # as in PyTorch: parameters and data are float32
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -327,21 +335,93 @@ class Tensor:
     def ndim(self):
         return len(self.shape)
 
+    def size(self, dim=None):
+        """The shape (a tuple, as PyTorch's ``torch.Size`` is), or with ``dim`` the size of that dimension."""
+        return self.shape if dim is None else self.shape[_dim("size", dim, self.ndim)]
+
+    def numel(self):
+        """The number of values."""
+        return math.prod(self.shape)
+
     def numpy(self):
         return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(t)`` is ``t.data`` (else NumPy would walk the tensor value by value, as a sequence)."""
+        return np.array(self.data, dtype=dtype, copy=copy)
 
     def item(self):
         return self.data.item()
 
+    def __float__(self):
+        return float(self._one_value("float"))
+
+    def __int__(self):
+        return int(self._one_value("int"))
+
+    def _one_value(self, op):
+        if self.data.size != 1:
+            raise ValueError(f"{op}(): needs a tensor of one value, got shape {self.shape}; reduce it first "
+                             "(.sum(), .mean()) or index one value (t[0])")
+        return self.data.item()
+
     def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor: it has no dimensions to count; use .item() for its value")
         return len(self.data)
+
+    def __iter__(self):
+        """The tensors ``self[0]``, ``self[1]``, ...: each keeps its place in the graph, as in PyTorch."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor; use .item() for its value")
+        return (self[i] for i in range(self.shape[0]))
 
     def __repr__(self):
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({self.data!r}{grad})"
 
+    # ----- copies and dtypes -------------------------------------------------------------
+
     def detach(self):
+        """The same values (the same array, not a copy, as in PyTorch) outside the graph: no gradient flows back."""
         return Tensor(self.data)
+
+    def clone(self):
+        """A copy of the values that stays in the graph: its gradient flows back to this tensor."""
+        return Clone.apply(self)
+
+    def to(self, dtype):
+        """This tensor as ``dtype``; itself when it has that dtype already, as in PyTorch.
+
+        A change between float32 and float64 is recorded (the gradient comes
+        back in this tensor's dtype); a change to an integer or bool dtype
+        leaves the graph, as in PyTorch. ``to("cpu")`` is the tensor itself:
+        tinycnn runs on the CPU only.
+        """
+        if isinstance(dtype, str) and dtype.startswith("cpu"):
+            return self
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"to: expected a dtype (tinycnn.float32, tinycnn.float64, tinycnn.int64, ...) or 'cpu', "
+                            f"got {dtype!r}; tinycnn runs on the CPU only") from None
+        if dtype == self.dtype:
+            return self
+        if dtype.kind != "f":
+            return Tensor(self.data.astype(dtype))
+        return Cast.apply(self, dtype=dtype)
+
+    def float(self):
+        """This tensor as float32 (``to(tinycnn.float32)``)."""
+        return self.to(np.float32)
+
+    def double(self):
+        """This tensor as float64 (``to(tinycnn.float64)``): what the gradient checks run in."""
+        return self.to(np.float64)
+
+    def long(self):
+        """This tensor as int64, the dtype of class indices; outside the graph."""
+        return self.to(np.int64)
 
     # ----- autograd --------------------------------------------------------------
 
@@ -401,6 +481,42 @@ class Tensor:
     def __neg__(self):
         return Mul.apply(self, Tensor(np.array(-1, dtype=self.dtype)))
 
+    def __pow__(self, exponent):
+        """Each value to the power ``exponent``, a Python number (a tensor as the exponent is not supported)."""
+        if isinstance(exponent, np.generic):
+            exponent = exponent.item()  # a NumPy float64 would turn a float32 tensor into float64
+        if isinstance(exponent, bool) or not isinstance(exponent, (int, float)):
+            raise TypeError(f"pow: the exponent must be a Python number, got {type(exponent).__name__}; tinycnn "
+                            "raises tensors to a number only")
+        if self.dtype.kind != "f" and not (isinstance(exponent, int) and exponent >= 0):
+            raise TypeError(f"pow: a {self.dtype} tensor takes only a non-negative int exponent, got {exponent!r}; "
+                            "make it float first with .float()")
+        return Pow.apply(self, exponent=exponent)
+
+    def __matmul__(self, other):
+        return MatMul.apply(self, _matmul_operand(other, self))
+
+    def __rmatmul__(self, other):
+        return MatMul.apply(_matmul_operand(other, self), self)
+
+    def exp(self):
+        return Exp.apply(_float_only("exp", self))
+
+    def log(self):
+        return Log.apply(_float_only("log", self))
+
+    def softmax(self, dim):
+        """``F.softmax(self, dim)``."""
+        from tinycnn import functional as F  # here, not at the top: functional.py imports this module
+
+        return F.softmax(self, dim)
+
+    def log_softmax(self, dim):
+        """``F.log_softmax(self, dim)``."""
+        from tinycnn import functional as F
+
+        return F.log_softmax(self, dim)
+
     # ----- element-wise comparisons: a bool Tensor, as in PyTorch ------------------------
 
     def __eq__(self, other):
@@ -432,22 +548,114 @@ class Tensor:
                                "ambiguous; reduce it first, e.g. (a == b).numpy().all() or .any()")
         return bool(self.data)
 
-    # ----- reductions and views ----------------------------------------------------
+    # ----- reductions ---------------------------------------------------------------------------
+    # ``dim`` is one dimension or a tuple of them (None: every value); ``keepdim`` keeps each reduced one with size 1.
 
-    def sum(self):
-        """The sum of every value; of a bool or integer tensor, an int64 count, as in PyTorch."""
-        return Sum.apply(self)
+    def sum(self, dim=None, keepdim=False):
+        """The sum over ``dim``; of a bool or integer tensor, an int64 count, as in PyTorch."""
+        return Sum.apply(self, dim=_dims("sum", dim, self.ndim), keepdim=keepdim)
 
-    def mean(self):
+    def mean(self, dim=None, keepdim=False):
         if self.dtype.kind != "f":
             raise TypeError(f"mean: needs a float tensor, got {self.dtype}, as in PyTorch; count with .sum(), "
                             "which gives int64, or make the tensor float first")
-        return Mean.apply(self)
+        return Mean.apply(self, dim=_dims("mean", dim, self.ndim), keepdim=keepdim)
+
+    def max(self, dim=None, keepdim=False):
+        """The largest value; with ``dim``, the pair ``(values, indices)`` along it, as ``torch.max``.
+
+        Without ``dim``, tied maxima share the gradient equally; along ``dim``
+        the first of them (the one ``indices`` names) takes it. Both as in PyTorch.
+        """
+        return self._extreme("max", np.argmax, dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        """The smallest value; with ``dim``, the pair ``(values, indices)`` along it, as ``torch.min`` (see max)."""
+        return self._extreme("min", np.argmin, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        """The int64 index of the largest value along ``dim`` (of the flattened tensor without ``dim``); the first
+        at a tie. ``output.argmax(dim=1)`` is a batch's predicted classes."""
+        dim = None if dim is None else _dim("argmax", dim, self.ndim)
+        return Tensor(np.asarray(np.argmax(self.data, axis=dim, keepdims=keepdim), dtype=np.int64))
+
+    def argmin(self, dim=None, keepdim=False):
+        """As ``argmax``, for the smallest value."""
+        dim = None if dim is None else _dim("argmin", dim, self.ndim)
+        return Tensor(np.asarray(np.argmin(self.data, axis=dim, keepdims=keepdim), dtype=np.int64))
+
+    def _extreme(self, op, arg, dim, keepdim):
+        if dim is None:
+            return Extreme.apply(self, largest=op == "max")
+        if isinstance(dim, Tensor):
+            raise TypeError(f"{op}(other): the element-wise {op}imum of two tensors is not in tinycnn; "
+                            f"{op}(dim) reduces along a dimension")
+        dim = _dim(op, dim, self.ndim)
+        indices = arg(self.data, axis=dim, keepdims=True).astype(np.int64)
+        values = TakeAlongDim.apply(self, indices=indices, dim=dim, keepdim=keepdim)
+        return ValuesIndices(values, Tensor(indices if keepdim else indices.squeeze(dim)))
+
+    # ----- shapes: views of the same values, laid out anew --------------------------------------
 
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return Reshape.apply(self, shape=shape)
+
+    def view(self, *shape):
+        """``reshape`` under its other PyTorch name. Where PyTorch's view refuses (after ``.T``, say), this copies."""
+        return self.reshape(*shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        """The dimensions ``start_dim`` to ``end_dim`` merged into one, as ``torch.flatten``."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = _dim("flatten", start_dim, self.ndim), _dim("flatten", end_dim, self.ndim)
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {self.shape})")
+        return self.reshape(self.shape[:start] + (math.prod(self.shape[start:end + 1]),) + self.shape[end + 1:])
+
+    def unsqueeze(self, dim):
+        """A new dimension of size 1 at ``dim`` (from -ndim - 1 to ndim)."""
+        dim = _dim("unsqueeze", dim, self.ndim + 1)
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim=None):
+        """Without the dimensions of size 1 (of those in ``dim`` only, if given; others are kept, as in PyTorch)."""
+        dims = range(self.ndim) if dim is None else _dims("squeeze", dim, self.ndim)
+        return self.reshape(tuple(size for i, size in enumerate(self.shape) if not (i in dims and size == 1)))
+
+    def permute(self, *dims):
+        """The dimensions reordered: dimension i of the result is dimension ``dims[i]`` of this tensor."""
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        dims = tuple(_dim("permute", d, self.ndim) for d in dims)
+        if sorted(dims) != list(range(self.ndim)):
+            raise ValueError(f"permute: {dims} is not an order of the {self.ndim} dimensions of shape {self.shape}")
+        return Permute.apply(self, dims=dims)
+
+    def transpose(self, dim0, dim1):
+        """Dimensions ``dim0`` and ``dim1`` swapped."""
+        dims = list(range(self.ndim))
+        dim0, dim1 = _dim("transpose", dim0, self.ndim), _dim("transpose", dim1, self.ndim)
+        dims[dim0], dims[dim1] = dim1, dim0
+        return Permute.apply(self, dims=tuple(dims))
+
+    @property
+    def T(self):
+        """The dimensions in reverse order: a 2-D tensor's transpose."""
+        return Permute.apply(self, dims=tuple(reversed(range(self.ndim))))
+
+    # ----- indexing ------------------------------------------------------------------------------
+
+    def __getitem__(self, key):
+        """``t[0]``, ``t[1:3]``, ``t[:, 0]``, ``t[..., None]``, ``t[mask]``, ``t[[0, 2]]``: NumPy's indexing, which is
+        PyTorch's for all of these (a key may hold Tensors). The gradient goes back to the entries picked."""
+        if isinstance(key, Tensor):
+            key = key.data
+        elif isinstance(key, tuple):
+            key = tuple(part.data if isinstance(part, Tensor) else part for part in key)
+        return Index.apply(self, key=key)
 
 
 # ----- the graph walk ------------------------------------------------------------------------
@@ -549,6 +757,37 @@ def _compare(compare, tensor, other, op_name):
     return Tensor(np.asarray(compare(tensor.data, other)))
 
 
+def _dim(op, dim, ndim):
+    """``dim`` as an index in [0, ndim); negative ones count from the end, as in PyTorch."""
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"{op}: dim {dim} is out of range for {ndim} dimensions; use one in [{-ndim}, {ndim - 1}]")
+    return int(dim) % ndim
+
+
+def _dims(op, dim, ndim):
+    """``dim`` (an int, a tuple or list of them, or None for all) as a sorted tuple of indices in [0, ndim), or None."""
+    if dim is None:
+        return None
+    dims = sorted(_dim(op, d, ndim) for d in (dim if isinstance(dim, (tuple, list)) else (dim,)))
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"{op}: dim {dim!r} names a dimension twice")
+    return tuple(dims)
+
+
+def _float_only(op, tensor):
+    if tensor.dtype.kind != "f":
+        raise TypeError(f"{op}: needs a float tensor, got {tensor.dtype}; make it float first with .float()")
+    return tensor
+
+
+def _matmul_operand(other, like):
+    if not isinstance(other, (Tensor, np.ndarray)):
+        raise TypeError(f"matmul: multiplies two tensors, got {type(other).__name__}; for a number use *")
+    return _operand(other, like, "matmul")
+
+
 def _check_broadcast(op_name, a, b):
     try:
         return np.broadcast_shapes(a.shape, b.shape)
@@ -628,29 +867,169 @@ class Div(Function):
         return da, db
 
 
+def _spread(dout, ctx):
+    """The gradient of a reduction over ``ctx.dim`` laid back over the input's shape: each entry gets the gradient
+    of the output it went into."""
+    if ctx.dim is not None and not ctx.keepdim:
+        dout = np.expand_dims(dout, ctx.dim)  # the reduced dimensions back, with size 1
+    return np.broadcast_to(dout, ctx.shape)
+
+
 class Sum(Function):
     @staticmethod
-    def forward(ctx, a):
-        ctx.shape = a.shape
-        return np.asarray(a.sum(), dtype=a.dtype if a.dtype.kind == "f" else np.int64)  # a count of bools: int64
+    def forward(ctx, a, *, dim=None, keepdim=False):
+        ctx.shape, ctx.dim, ctx.keepdim = a.shape, dim, keepdim
+        out = a.sum(axis=dim, keepdims=keepdim)
+        return np.asarray(out, dtype=a.dtype if a.dtype.kind == "f" else np.int64)  # a count of bools: int64
 
     @staticmethod
     def backward(ctx, dout):
-        # out = sum_i a_i  =>  da_i = dout
-        return np.broadcast_to(dout, ctx.shape).copy()
+        # out_j = sum of the a_i reduced into j  =>  da_i = dout_j
+        return _spread(dout, ctx).copy()
 
 
 class Mean(Function):
     @staticmethod
-    def forward(ctx, a):
-        ctx.shape = a.shape
-        return np.asarray(a.mean(), dtype=a.dtype)
+    def forward(ctx, a, *, dim=None, keepdim=False):
+        ctx.shape, ctx.dim, ctx.keepdim = a.shape, dim, keepdim
+        return np.asarray(a.mean(axis=dim, keepdims=keepdim), dtype=a.dtype)
 
     @staticmethod
     def backward(ctx, dout):
-        # out = sum_i a_i / n  =>  da_i = dout / n
-        count = max(int(np.prod(ctx.shape)), 1)
-        return np.broadcast_to(dout / count, ctx.shape).astype(dout.dtype)
+        # out_j = (sum of the n values a_i reduced into j) / n  =>  da_i = dout_j / n
+        count = max(math.prod(ctx.shape[d] for d in (range(len(ctx.shape)) if ctx.dim is None else ctx.dim)), 1)
+        return (_spread(dout, ctx) / count).astype(dout.dtype)
+
+
+class ValuesIndices(NamedTuple):
+    """What ``max(dim)`` and ``min(dim)`` return, as PyTorch's ``torch.return_types.max``: ``values, indices = ...``."""
+
+    values: Tensor
+    indices: Tensor
+
+
+class Extreme(Function):
+    """The largest value of ``a`` (the smallest if not ``largest``); tied extremes share the gradient equally."""
+
+    @staticmethod
+    def forward(ctx, a, *, largest):
+        value = a.max() if largest else a.min()
+        ctx.save_for_backward(a == value)
+        return np.asarray(value)
+
+    @staticmethod
+    def backward(ctx, dout):
+        # out = a_k for the k at the extreme  =>  da_k = dout, shared among ties; 0 elsewhere
+        (at_extreme,) = ctx.saved_tensors
+        return at_extreme * (dout / int(at_extreme.sum()))
+
+
+class TakeAlongDim(Function):
+    """The entries of ``a`` at ``indices`` along ``dim`` (``np.take_along_axis``; ``indices`` has size 1 there):
+    ``max(dim)`` and ``min(dim)`` with their argmax and argmin."""
+
+    @staticmethod
+    def forward(ctx, a, *, indices, dim, keepdim):
+        ctx.shape, ctx.dim, ctx.keepdim = a.shape, dim, keepdim
+        ctx.save_for_backward(indices)
+        out = np.take_along_axis(a, indices, axis=dim)
+        return out if keepdim else out.squeeze(dim)
+
+    @staticmethod
+    def backward(ctx, dout):
+        # out = a[..., indices, ...]  =>  da = dout at those indices, 0 elsewhere
+        (indices,) = ctx.saved_tensors
+        da = np.zeros(ctx.shape, dtype=dout.dtype)
+        np.put_along_axis(da, indices, dout if ctx.keepdim else np.expand_dims(dout, ctx.dim), axis=ctx.dim)
+        return da
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, *, exponent):
+        ctx.exponent = exponent
+        ctx.save_for_backward(a)
+        return a ** exponent
+
+    @staticmethod
+    def backward(ctx, dout):
+        # out = a ** p  =>  da = dout * p * a ** (p - 1); 0 for p = 0, where a ** -1 would be inf at a = 0
+        (a,) = ctx.saved_tensors
+        p = ctx.exponent
+        return np.zeros_like(dout) if p == 0 else dout * p * a ** (p - 1)
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        # out = e ** a  =>  da = dout * out
+        (out,) = ctx.saved_tensors
+        return dout * out
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, dout):
+        # out = ln a  =>  da = dout / a
+        (a,) = ctx.saved_tensors
+        return dout / a
+
+
+class MatMul(Function):
+    """The matrix product of two 2-D tensors."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        if a.ndim != 2 or b.ndim != 2:
+            raise ValueError(f"matmul: tinycnn multiplies 2-D tensors, got shapes {a.shape} and {b.shape}; reshape "
+                             "them to (rows, columns) first (PyTorch's 1-D and batched forms are not here)")
+        if a.shape[1] != b.shape[0]:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied ({a.shape[1]} columns "
+                             f"against {b.shape[0]} rows)")
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx, dout):
+        # out = a @ b  =>  da = dout @ b.T, db = a.T @ dout
+        a, b = ctx.saved_tensors
+        da = dout @ b.T if ctx.needs_input_grad[0] else None
+        db = a.T @ dout if ctx.needs_input_grad[1] else None
+        return da, db
+
+
+class Cast(Function):
+    """The values in another float dtype; the gradient goes back in the input's."""
+
+    @staticmethod
+    def forward(ctx, a, *, dtype):
+        ctx.dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, dout):
+        return dout.astype(ctx.dtype)
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, dout):
+        return dout
 
 
 class Reshape(Function):
@@ -666,3 +1045,127 @@ class Reshape(Function):
     def backward(ctx, dout):
         # a view: the gradient is dout laid out in the input's shape
         return dout.reshape(ctx.shape)
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, a, *, dims):
+        ctx.dims = dims
+        return a.transpose(dims)
+
+    @staticmethod
+    def backward(ctx, dout):
+        # a view with the axes reordered: the gradient is dout with them put back
+        return dout.transpose(np.argsort(ctx.dims))
+
+
+class Index(Function):
+    """``a[key]`` with NumPy's (and PyTorch's) indexing."""
+
+    @staticmethod
+    def forward(ctx, a, *, key):
+        try:
+            out = a[key]
+        except IndexError as error:
+            raise IndexError(f"index {key!r} into a tensor of shape {a.shape}: {error}") from None
+        ctx.shape = a.shape
+        ctx.save_for_backward(key)
+        return np.asarray(out)
+
+    @staticmethod
+    def backward(ctx, dout):
+        # out = the entries of a that key picks  =>  da = dout at those entries, 0 elsewhere
+        (key,) = ctx.saved_tensors
+        da = np.zeros(ctx.shape, dtype=dout.dtype)
+        np.add.at(da, key, dout)  # add, not assign: an entry picked twice (t[[0, 0]]) gets both gradients
+        return da
+
+
+class Cat(Function):
+    """The inputs joined along ``dim``; each gets back the slice of the gradient that its part received."""
+
+    @staticmethod
+    def forward(ctx, *arrays, dim):
+        ctx.dim, ctx.ends = dim, tuple(np.cumsum([a.shape[dim] for a in arrays])[:-1].tolist())
+        return np.concatenate(arrays, axis=dim)
+
+    @staticmethod
+    def backward(ctx, dout):
+        return tuple(np.split(dout, ctx.ends, axis=ctx.dim))
+
+
+# ----- making tensors, as PyTorch's module-level functions ---------------------------------------
+
+
+def tensor(data, dtype=None, requires_grad=False):
+    """A new tensor holding a copy of ``data`` (a number, nested lists, an array, a Tensor), as ``torch.tensor``.
+
+    Python floats become float32 and ints int64; arrays keep their dtype.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (np.ndarray, np.generic)):
+        data = np.array(data)  # a copy; a list is copied by the conversion anyway
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def from_numpy(array):
+    """A tensor of ``array`` itself, not a copy (writing to one changes the other), keeping its dtype."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}; use tinycnn.tensor")
+    return Tensor(array)
+
+
+def _size(op, size):
+    """``zeros(2, 3)`` and ``zeros((2, 3))`` alike: the shape as a tuple of ints."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0 for n in size):
+        raise TypeError(f"{op}: the size must be non-negative ints, got {size!r}")
+    return tuple(int(n) for n in size)
+
+
+def zeros(*size, dtype=None, requires_grad=False):
+    """A tensor of zeros, float32 unless ``dtype`` says otherwise: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    return Tensor(np.zeros(_size("zeros", size), dtype=dtype or DEFAULT_DTYPE), requires_grad=requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False):
+    """A tensor of ones, float32 unless ``dtype`` says otherwise."""
+    return Tensor(np.ones(_size("ones", size), dtype=dtype or DEFAULT_DTYPE), requires_grad=requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad=False, generator=None):
+    """Standard normal values, float32 or float64, drawn from ``generator`` (a ``numpy.random.Generator``), by
+    default tinycnn's seeded one (``tinycnn.manual_seed``), so that a seed repeats them."""
+    dtype = np.dtype(dtype or DEFAULT_DTYPE)
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"randn: draws float32 or float64 values, got dtype {dtype}")
+    generator = default_generator() if generator is None else generator
+    return Tensor(generator.standard_normal(_size("randn", size), dtype=dtype), requires_grad=requires_grad)
+
+
+def cat(tensors, dim=0):
+    """``tensors`` joined along ``dim``, an existing dimension, as ``torch.cat``; their other sizes must agree."""
+    tensors = list(tensors)
+    if not tensors or not all(isinstance(t, Tensor) for t in tensors):
+        raise TypeError(f"cat: needs a non-empty sequence of Tensors, got {[type(t).__name__ for t in tensors]}")
+    if len({t.dtype for t in tensors}) > 1:
+        raise TypeError(f"cat: mixed dtypes {[str(t.dtype) for t in tensors]}; convert them to one dtype first")
+    dim = _dim("cat", dim, tensors[0].ndim)
+    shapes = [t.shape for t in tensors]
+    if any(len(s) != len(shapes[0]) or s[:dim] + s[dim + 1:] != shapes[0][:dim] + shapes[0][dim + 1:]
+           for s in shapes):
+        raise ValueError(f"cat: shapes {shapes} differ in a dimension other than dim {dim}; only that one may")
+    return Cat.apply(*tensors, dim=dim)
+
+
+def stack(tensors, dim=0):
+    """``tensors``, all of one shape, joined along a new dimension ``dim``, as ``torch.stack``."""
+    tensors = list(tensors)
+    if not tensors or not all(isinstance(t, Tensor) for t in tensors):
+        raise TypeError(f"stack: needs a non-empty sequence of Tensors, got {[type(t).__name__ for t in tensors]}")
+    if len({t.shape for t in tensors}) > 1:
+        raise ValueError(f"stack: needs tensors of one shape, got {[t.shape for t in tensors]}")
+    dim = _dim("stack", dim, tensors[0].ndim + 1)
+    return cat([t.unsqueeze(dim) for t in tensors], dim)
