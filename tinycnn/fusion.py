@@ -182,7 +182,7 @@ def fold_batch_norm(input, weight, bias, mean, var, eps):
     if not _joinable(input, "batch_norm") or input.grad_enabled or any(
             input.options.get(joined) for joined in ("relu", "pool_kernel")):
         return None
-    conv_input, conv_weight, _ = input.inputs
+    conv_input = input.inputs[0]
     _, weight_values, bias_values = input.values  # the arrays as they were when the conv was called
     dtype = weight_values.dtype
     scale = (1.0 if weight is None else weight.data) / np.sqrt(var + eps)

@@ -32,15 +32,15 @@ def conv2d_output_size(size, kernel, stride, padding):
 
 
 @njit
-def _zero_padded(x, top_bottom, left_right):
-    """x: (N, C, H, W) -> (N, C, H + 2*top_bottom, W + 2*left_right): x in the middle, zeros around it."""
+def _zero_padded(x, padding):
+    """x: (N, C, H, W) -> (N, C, H + 2*padding, W + 2*padding): x in the middle, zeros around it."""
     N, C, H, W = x.shape
-    padded = np.zeros((N, C, H + 2 * top_bottom, W + 2 * left_right), dtype=x.dtype)
+    padded = np.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=x.dtype)
     for n in range(N):
         for c in range(C):
             for h in range(H):
                 for w in range(W):
-                    padded[n, c, h + top_bottom, w + left_right] = x[n, c, h, w]
+                    padded[n, c, h + padding, w + padding] = x[n, c, h, w]
     return padded
 
 
@@ -57,7 +57,7 @@ def conv2d_forward_naive(x, weight, bias, stride, padding):
     F, _, KH, KW = weight.shape
     OH = (H + 2 * padding - KH) // stride + 1
     OW = (W + 2 * padding - KW) // stride + 1
-    x_pad = _zero_padded(x, padding, padding)
+    x_pad = _zero_padded(x, padding)
     out = np.empty((N, F, OH, OW), dtype=x.dtype)
     for n in range(N):
         for f in range(F):
@@ -83,7 +83,7 @@ def conv2d_backward_naive(dout, x, weight, stride, padding):
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
     _, _, OH, OW = dout.shape
-    x_pad = _zero_padded(x, padding, padding)
+    x_pad = _zero_padded(x, padding)
 
     # dbias[f] = sum over n, oh, ow of dout[n, f, oh, ow]: the bias is used at every position of every image
     dbias = np.zeros(F, dtype=x.dtype)
