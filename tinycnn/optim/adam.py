@@ -20,12 +20,17 @@ class Adam(Optimizer):
         v_hat = v / (1 - beta2**t)
         p = p - lr * m_hat / (sqrt(v_hat) + eps)
 
+    With ``amsgrad`` (Reddi et al., 2018), the denominator uses the largest
+    v seen so far, ``v_max = max(v_max, v)``, in place of v, so the step
+    size never grows back; with ``maximize`` the gradient is negated first.
     Arithmetic follows PyTorch's order (eps is added after dividing sqrt(v)
     by sqrt(1 - beta2**t)), so results agree with it to rounding.
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
+                 maximize=False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize))
 
     def _check(self, settings, where=""):
         super()._check(settings, where)
@@ -46,6 +51,9 @@ class Adam(Optimizer):
         m += (1 - beta1) * grad
         v *= beta2  # second moment
         v += (1 - beta2) * grad * grad
+        if group["amsgrad"]:
+            v = state.setdefault("max_exp_avg_sq", np.zeros_like(grad))  # the largest second moment so far
+            np.maximum(v, state["exp_avg_sq"], out=v)
         step_size = group["lr"] / (1 - beta1**t)  # bias correction of m folded into the step
         denom = np.sqrt(v) / math.sqrt(1 - beta2**t) + group["eps"]  # bias correction of v
         return step_size * m / denom
@@ -69,5 +77,7 @@ class AdamW(Adam):
 
     decoupled_weight_decay = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         maximize=maximize)

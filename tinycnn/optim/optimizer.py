@@ -6,10 +6,6 @@ import numpy as np
 
 from tinycnn.tensor import Tensor
 
-# PyTorch's options that change an update and that tinycnn's optimizers lack, at the values that leave it unchanged:
-# a parameter group may give them at these values, and no other.
-NOT_IMPLEMENTED = {"dampening": 0, "maximize": False, "amsgrad": False}
-
 
 class Optimizer:
     """Holds the parameter groups, and a state dict per parameter.
@@ -23,9 +19,10 @@ class Optimizer:
     remembers between steps (momentum buffers, Adam's moments).
 
     ``step`` does what every method shares: skip parameters without a
-    gradient, apply the weight decay, and apply ``p = p - update``, keeping
-    p's dtype. Subclasses say what the update is. Weight decay comes in two
-    forms, as in PyTorch:
+    gradient, negate it if the group says ``maximize`` (gradient ascent, as
+    PyTorch's option), apply the weight decay, and apply ``p = p - update``,
+    keeping p's dtype. Subclasses say what the update is. Weight decay comes
+    in two forms, as in PyTorch:
 
     - L2 (SGD, Adam): the penalty's gradient joins the gradient,
       ``g = g + weight_decay * p``, and goes through the method's update
@@ -73,12 +70,7 @@ class Optimizer:
         if any(id(p) in taken for p in params):
             raise ValueError(f"{name}: {where} holds a parameter that is already in an earlier group; each parameter "
                              "may be in one group only, as in PyTorch")
-        settings = {key: value for key, value in group.items() if key != "params"}
-        for key, neutral in NOT_IMPLEMENTED.items():
-            if key in settings and settings[key] != neutral:
-                raise ValueError(f"{name}: {where} sets {key}={settings[key]!r}, which tinycnn's optimizers do not "
-                                 f"implement; leave it out (or at {neutral!r})")
-        settings = dict(self.defaults, **settings)
+        settings = dict(self.defaults, **{key: value for key, value in group.items() if key != "params"})
         self._check(settings, f" (in {where})")
         self.param_groups.append(dict(settings, params=params))
 
@@ -101,7 +93,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = p.grad
+                grad = -p.grad if group["maximize"] else p.grad  # as PyTorch: negated before the decay joins it
                 if group["weight_decay"] and self.decoupled_weight_decay:
                     p.data = (p.data * (1 - group["lr"] * group["weight_decay"])).astype(p.dtype, copy=False)
                 elif group["weight_decay"]:
