@@ -1,87 +1,8 @@
-"""Learning-rate schedules, as ``torch.optim.lr_scheduler``: StepLR, CosineAnnealingLR, OneCycleLR.
-
-A schedule counts its ``step()`` calls in ``last_epoch`` (0 when made) and,
-after each, sets the learning rate of every parameter group of the
-optimizer to ``lr_at(last_epoch)``'s value for it. As in PyTorch, each
-group's rate follows from that group's own base rate (its ``initial_lr``:
-its ``lr`` when the first schedule was made), so groups with different
-rates keep their ratio. StepLR and CosineAnnealingLR are usually stepped
-once per epoch, OneCycleLR once per batch. Each gives PyTorch's learning
-rate at every step (PyTorch computes StepLR's and CosineAnnealingLR's by
-updating the previous value; here they come from the closed form, which
-agrees to rounding).
-"""
+"""The 1cycle policy: the rate up then down, the momentum down then up."""
 
 import math
 
-
-class LRScheduler:
-    """The shared part: ``base_lrs`` (each group's ``initial_lr``), the count, the state."""
-
-    def __init__(self, optimizer):
-        self.optimizer = optimizer
-        for group in optimizer.param_groups:
-            group.setdefault("initial_lr", group["lr"])  # as PyTorch: a second schedule starts from the same base
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = 0
-        self._apply(0)
-
-    def lr_at(self, step):
-        """The learning rates after ``step`` calls of ``step()``: one per parameter group."""
-        raise NotImplementedError
-
-    def _apply(self, step):
-        for group, lr in zip(self.optimizer.param_groups, self.lr_at(step)):
-            group["lr"] = lr
-
-    def step(self):
-        self.last_epoch += 1
-        self._apply(self.last_epoch)
-
-    def get_last_lr(self):
-        return [group["lr"] for group in self.optimizer.param_groups]
-
-    def state_dict(self):
-        """Everything but the optimizer, as PyTorch's schedules save themselves."""
-        return {key: value for key, value in vars(self).items() if key != "optimizer"}
-
-    def load_state_dict(self, state):
-        source = f" (from {state.source})" if getattr(state, "source", None) else ""
-        if "base_lrs" not in state:
-            raise ValueError(f"{type(self).__name__}.load_state_dict{source}: a schedule's state from before "
-                             "schedules kept a rate per parameter group; start the run afresh")
-        vars(self).update(state)
-        self._apply(self.last_epoch)
-
-
-class StepLR(LRScheduler):
-    """Multiply each group's rate by ``gamma`` every ``step_size`` epochs: base_lr * gamma ** (epoch // step_size)."""
-
-    def __init__(self, optimizer, step_size, gamma=0.1):
-        if step_size < 1:
-            raise ValueError(f"StepLR: step_size must be >= 1, got {step_size}")
-        self.step_size, self.gamma = step_size, gamma
-        super().__init__(optimizer)
-
-    def lr_at(self, step):
-        return [base_lr * self.gamma ** (step // self.step_size) for base_lr in self.base_lrs]
-
-
-class CosineAnnealingLR(LRScheduler):
-    """Half a cosine from the base rate down to ``eta_min`` over ``T_max`` steps (and on, periodically):
-
-        lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * step / T_max)) / 2
-    """
-
-    def __init__(self, optimizer, T_max, eta_min=0.0):
-        if T_max < 1:
-            raise ValueError(f"CosineAnnealingLR: T_max must be >= 1, got {T_max}")
-        self.T_max, self.eta_min = T_max, eta_min
-        super().__init__(optimizer)
-
-    def lr_at(self, step):
-        return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * step / self.T_max)) / 2
-                for base_lr in self.base_lrs]
+from tinycnn.optim.lr_scheduler.base import LRScheduler, per_group
 
 
 class OneCycleLR(LRScheduler):
@@ -121,9 +42,9 @@ class OneCycleLR(LRScheduler):
             raise ValueError("OneCycleLR: cycle_momentum needs an optimizer with momentum or betas")
         self.total_steps, self.anneal_strategy, self.cycle_momentum = total_steps, anneal_strategy, cycle_momentum
         self.use_beta1 = "betas" in defaults
-        max_lrs = _per_group("max_lr", max_lr, groups)
-        highs = _per_group("max_momentum", max_momentum, groups)
-        lows = _per_group("base_momentum", base_momentum, groups)
+        max_lrs = per_group("OneCycleLR", "max_lr", max_lr, groups)
+        highs = per_group("OneCycleLR", "max_momentum", max_momentum, groups)
+        lows = per_group("OneCycleLR", "base_momentum", base_momentum, groups)
         for group, group_max_lr, high, low in zip(groups, max_lrs, highs, lows):
             group["initial_lr"] = group_max_lr / div_factor
             group["max_lr"] = group_max_lr
@@ -173,13 +94,3 @@ class OneCycleLR(LRScheduler):
                     group["betas"] = (momentum,) + tuple(group["betas"][1:])
                 else:
                     group["momentum"] = momentum
-
-
-def _per_group(name, value, groups):
-    """``value`` for each parameter group: a list or tuple gives one per group, as in PyTorch; a number is for all."""
-    if not isinstance(value, (list, tuple)):
-        return [value] * len(groups)
-    if len(value) != len(groups):
-        raise ValueError(f"OneCycleLR: {name} has {len(value)} values for {len(groups)} parameter groups; give one "
-                         "per group, or one number for all")
-    return list(value)
