@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import tinycnn
+from tinycnn import metrics
 from tinycnn.data import BatchLoader, DataError, Normalize, load_mnist
 from tinycnn.files import atomic_write
 from tinycnn.train import evaluate
@@ -42,25 +43,18 @@ def load_model(path):
     return model.eval(), checkpoint
 
 
-def confusion_matrix(labels, predictions, classes=10):
-    """(classes, classes) counts: row = true class, column = predicted class."""
-    matrix = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(matrix, (labels, predictions), 1)
-    return matrix
-
-
 def format_confusion(matrix):
+    """The confusion matrix (rows = true digit) as a table, each row followed by that digit's accuracy."""
     lines = ["true \\ said " + "".join(f"{c:>6}" for c in range(len(matrix))) + "   accuracy"]
-    for digit, row in enumerate(matrix):
-        accuracy = f"{100.0 * row[digit] / row.sum():6.2f} %" if row.sum() else "    no images"
-        lines.append(f"{digit:>12} " + "".join(f"{count:>6}" for count in row) + f"   {accuracy}")
+    for digit, (row, accuracy) in enumerate(zip(matrix, metrics.accuracy_of_each_row(matrix))):
+        shown = "    no images" if np.isnan(accuracy) else f"{100.0 * accuracy:6.2f} %"
+        lines.append(f"{digit:>12} " + "".join(f"{count:>6}" for count in row) + f"   {shown}")
     return "\n".join(lines)
 
 
 def hardest_and_most_confused(matrix):
     """One line: the digit with the lowest accuracy among those with images, and the most frequent mistake."""
-    shown = matrix.sum(axis=1) > 0
-    accuracy = np.where(shown, np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1), np.inf)
+    accuracy = np.nan_to_num(metrics.accuracy_of_each_row(matrix), nan=np.inf)  # a digit without images is not hard
     mistakes = matrix - np.diag(np.diag(matrix))
     if not mistakes.any():
         return "no mistakes"
@@ -121,7 +115,7 @@ def evaluate_checkpoint(args):
     images, labels = data["test_images"][: args.limit], data["test_labels"][: args.limit]
     accuracy, correct, total, predictions = evaluate(model, BatchLoader(images, labels, 1000, Normalize()),
                                                      progress=False, return_predictions=True)
-    matrix = confusion_matrix(labels, predictions)
+    matrix = metrics.confusion_matrix(predictions, labels, num_classes=10)
     print(f"{args.checkpoint}: {checkpoint['model_name']}, {model.num_parameters():,} parameters, epoch "
           f"{checkpoint.get('epoch')}")
     print(f"held-out test accuracy {accuracy:.2f} % ({correct:,} / {total:,})\n")

@@ -12,7 +12,7 @@ import evaluate
 import harness
 import tiny
 from models import MODELS
-from tinycnn import Tensor
+from tinycnn import Tensor, metrics
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,19 +58,15 @@ def test_evaluate_refuses_a_file_that_is_not_a_kept_checkpoint(tmp_path):
     assert run.returncode == 2 and run.stderr.startswith(f"error: {bad}")
 
 
-def test_confusion_matrix_counts_true_rows_against_predicted_columns():
-    matrix = evaluate.confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2]), classes=3)
-    assert matrix.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
-
-
 def test_evaluate_names_its_picture_path_before_evaluating_and_says_when_there_are_no_mistakes(tmp_path, capsys):
     a_file = tmp_path / "a-file"
     a_file.write_text("")
     checkpoint = REPO / "experiments" / "results" / "checkpoints" / "tiny8k-s0.npz"
     assert evaluate.main(["--checkpoint", str(checkpoint), "--png", str(a_file / "x.png"), "--limit", "20"]) == 2
     assert capsys.readouterr().err.startswith(f"error: {a_file}: cannot write there (a part of that path is a file")
-    matrix = evaluate.confusion_matrix(np.array([0, 1, 1]), np.array([0, 1, 1]), classes=3)
+    matrix = metrics.confusion_matrix(np.array([0, 1, 1]), np.array([0, 1, 1]), num_classes=3)
     assert evaluate.hardest_and_most_confused(matrix) == "no mistakes"
     assert "no images" in evaluate.format_confusion(matrix)  # class 2 has none: no 0.00 % for it
-    assert evaluate.hardest_and_most_confused(evaluate.confusion_matrix(
-        np.array([0, 1, 1]), np.array([0, 0, 1]), classes=3)) == "hardest digit: 1; most frequent mistake: 1 read as 0"
+    one_read_as_zero = metrics.confusion_matrix(np.array([0, 0, 1]), np.array([0, 1, 1]), num_classes=3)
+    assert evaluate.hardest_and_most_confused(one_read_as_zero) == \
+        "hardest digit: 1; most frequent mistake: 1 read as 0"

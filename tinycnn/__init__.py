@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError as _NotInstalled, version as
 from numpy import float32, float64, int64
 
 from tinycnn import backend, functional, fusion, nn, optim
+from tinycnn import metrics
 from tinycnn.random import manual_seed
 from tinycnn.serialization import CheckpointError, load, save
 # ``tinycnn.tensor`` is the function, as ``torch.tensor`` is; the module tinycnn/tensor.py is still imported by name,
@@ -34,4 +35,4 @@ except _NotInstalled:  # run from a clone that was never installed
 
 __all__ = ["CheckpointError", "Function", "Tensor", "backend", "cat", "enable_grad", "float32", "float64",
            "from_numpy", "functional", "fusion", "inference_mode", "int64", "is_grad_enabled", "load", "manual_seed",
-           "nn", "no_grad", "ones", "optim", "randn", "save", "set_grad_enabled", "stack", "tensor", "zeros"]
+           "metrics", "nn", "no_grad", "ones", "optim", "randn", "save", "set_grad_enabled", "stack", "tensor", "zeros"]
