@@ -23,6 +23,7 @@ from tinycnn import backend, functional, fusion, nn, optim
 from tinycnn import metrics
 from tinycnn.random import manual_seed
 from tinycnn.serialization import CheckpointError, load, save
+from tinycnn.torch_weights import load_torch_state_dict
 # ``tinycnn.tensor`` is the function, as ``torch.tensor`` is; the module tinycnn/tensor.py is still imported by name,
 # ``from tinycnn.tensor import Context``, but ``tinycnn.tensor.Context`` would look inside the function.
 from tinycnn.tensor import (Function, Tensor, cat, enable_grad, from_numpy, inference_mode, is_grad_enabled, no_grad,
@@ -34,5 +35,6 @@ except _NotInstalled:  # run from a clone that was never installed
     __version__ = "unknown"
 
 __all__ = ["CheckpointError", "Function", "Tensor", "backend", "cat", "enable_grad", "float32", "float64",
-           "from_numpy", "functional", "fusion", "inference_mode", "int64", "is_grad_enabled", "load", "manual_seed",
-           "metrics", "nn", "no_grad", "ones", "optim", "randn", "save", "set_grad_enabled", "stack", "tensor", "zeros"]
+           "from_numpy", "functional", "fusion", "inference_mode", "int64", "is_grad_enabled", "load",
+           "load_torch_state_dict", "manual_seed", "metrics", "nn", "no_grad", "ones", "optim", "randn", "save",
+           "set_grad_enabled", "stack", "tensor", "zeros"]
