@@ -8,9 +8,26 @@ name, its weights, the kept epoch). The confusion matrix counts, for every
 true digit (rows), what the model answered (columns); the diagonal holds the
 correct answers. With matplotlib installed it is also drawn, to
 ``experiments/runs/<checkpoint>.confusion.png`` (or ``--png``).
+
+Any other model whose class can be imported is named with ``--model``:
+
+    python experiments/evaluate.py --checkpoint mynet.npz --model mypackage.models:MyNet
+    python experiments/evaluate.py --checkpoint mynet.pt --model path/to/file.py:MyNet --model-args '{"width": 8}'
+
+The checkpoint is then a ``tinycnn.save`` of the model's state_dict, of a
+dict holding it under ``"model"`` (and, if the constructor takes arguments,
+them as a dict under ``"model_args"``), or a PyTorch ``torch.save`` of a
+state_dict (read without PyTorch). ``--model-args`` (a JSON object) gives
+the constructor's keyword arguments where the checkpoint records none, or
+replaces them. A checkpoint never chooses the code that runs: the class
+comes from the command line only.
 """
 
 import argparse
+import importlib
+import importlib.util
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +37,7 @@ import tinycnn
 from tinycnn import metrics
 from tinycnn.data import BatchLoader, DataError, Normalize, load_mnist
 from tinycnn.files import atomic_write
+from tinycnn.torch_weights import is_torch_file, load_torch_state_dict
 from tinycnn.train import evaluate
 
 from harness import DEFAULT_DATA_DIR
@@ -27,20 +45,96 @@ from outputs import RUNS_DIR, OutputError, check_writable
 from models import MODELS
 
 
-def load_model(path):
-    """The model a kept checkpoint holds, in evaluation mode, and the checkpoint itself."""
+class ModelError(ValueError):
+    """A --model or --model-args that does not give a model."""
+
+
+def load_model(path, model=None, model_args=None):
+    """The model a checkpoint holds, in evaluation mode, and the checkpoint itself (with its ``model_name``).
+
+    ``model`` is ``module:Class`` or ``file.py:Class`` (``--model``), and
+    ``model_args`` a dict of the constructor's keyword arguments; without
+    ``model`` the checkpoint must be a kept one naming a model of
+    experiments/models.py.
+    """
     path = Path(path)
-    checkpoint = tinycnn.load(path)
+    checkpoint = load_torch_state_dict(path) if is_torch_file(path) else tinycnn.load(path)
+    if model is not None:
+        return model_of_class(path, checkpoint, model, model_args)
     name = checkpoint.get("model_name") if isinstance(checkpoint, dict) else None
     if name not in MODELS:
         named = f"its model_name {name!r} is not one of them" if name else "it names none"
         hint = (f"; {path.name} is a run's resume checkpoint: evaluate its kept one, "
-                f"{path.name.replace('.last.npz', '.npz')}" if path.name.endswith(".last.npz") else "")
+                f"{path.name.replace('.last.npz', '.npz')}" if path.name.endswith(".last.npz") else
+                "; for a model of your own, name its class with --model module:Class")
         raise tinycnn.CheckpointError(f"{path}: not a kept model checkpoint (those name a model of "
                                       f"experiments/models.py; {named}){hint}")
     model = MODELS[name]()
     model.load_state_dict(checkpoint["model"])
     return model.eval(), checkpoint
+
+
+def model_of_class(path, checkpoint, spec, model_args):
+    """``load_model`` with ``--model``: the class imported, made with its arguments, given the checkpoint's weights."""
+    make = import_class(spec)
+    if not isinstance(checkpoint, dict):
+        raise ModelError(f"{path}: holds a {type(checkpoint).__name__}, not a state_dict or a dict holding one")
+    holds_state = isinstance(checkpoint.get("model"), dict)
+    state = checkpoint["model"] if holds_state else checkpoint  # a bare state_dict is the checkpoint itself
+    recorded = checkpoint.get("model_args") if holds_state else None
+    arguments = model_args if model_args is not None else recorded or {}
+    if not isinstance(arguments, dict):
+        raise ModelError(f"{path}: its model_args must be a dict of keyword arguments, got {arguments!r}")
+    try:
+        model = make(**arguments)
+    except TypeError as error:
+        given = ("--model-args gave " + json.dumps(arguments) if model_args is not None else
+                 f"the checkpoint's model_args gave {json.dumps(arguments)}" if recorded else
+                 "the checkpoint records no model_args")
+        raise ModelError(f"--model {spec}: cannot make the model ({error}); {given}. Pass the constructor's "
+                         f"keyword arguments as JSON, e.g. --model-args '{{\"width\": 8}}'") from None
+    if not isinstance(model, tinycnn.nn.Module):
+        raise ModelError(f"--model {spec}: gave a {type(model).__name__}, not a tinycnn.nn.Module")
+    model.load_state_dict(state)
+    name = checkpoint.get("model_name") if holds_state else None
+    return model.eval(), {**checkpoint, "model_name": name or spec.rpartition(":")[2]}
+
+
+def import_class(spec):
+    """The class (or any function that returns a model) that ``module:Class`` or ``path/to/file.py:Class`` names.
+
+    A module is looked for from the current folder too, as ``python -m`` does;
+    a file runs as a module of its own, its folder searchable for what it imports.
+    """
+    where, _, name = spec.rpartition(":")
+    if not where or not name:
+        raise ModelError(f"--model {spec}: give module:Class or path/to/file.py:Class")
+    if where.endswith(".py") or os.sep in where or "/" in where:
+        file = Path(where)
+        if not file.is_file():
+            raise ModelError(f"--model {spec}: no file {file}")
+        module_name = f"evaluated_{file.stem}"
+        loader = importlib.util.spec_from_file_location(module_name, file)
+        module = importlib.util.module_from_spec(loader)
+        sys.path.insert(0, str(file.resolve().parent))
+        sys.modules[module_name] = module  # a dataclass or a pickle inside the file looks itself up there
+        loader.loader.exec_module(module)
+    else:
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(where)
+        except ModuleNotFoundError as error:
+            if error.name is None or not f"{where}.".startswith(f"{error.name}."):
+                raise  # something the module itself imports is missing: its own traceback says what
+            raise ModelError(f"--model {spec}: no module {error.name} (looked for from {os.getcwd()} and "
+                             "sys.path; a file is named by its path, path/to/file.py:Class)") from None
+    found = module
+    for part in name.split("."):
+        if not hasattr(found, part):
+            raise ModelError(f"--model {spec}: {where} has no {name}")
+        found = getattr(found, part)
+    return found
 
 
 def format_confusion(matrix):
@@ -84,10 +178,25 @@ def draw_confusion(matrix, title, path):
     return True
 
 
+def json_object(text):
+    """--model-args: a JSON object, as a dict."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error}): {text}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"a JSON object of keyword arguments, {{\"name\": value}}, not {text}")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True, help="a kept checkpoint, e.g. "
                                                                         "experiments/results/checkpoints/tiny8k-s0.npz")
+    parser.add_argument("--model", help="the model's class, module:Class or path/to/file.py:Class, for a checkpoint "
+                                         "that is not a kept one of experiments/models.py")
+    parser.add_argument("--model-args", type=json_object, help="the class's keyword arguments as a JSON object, e.g. "
+                                                               "'{\"width\": 8}', if the checkpoint records none")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--limit", type=int, help="the first N test images only")
     parser.add_argument("--png", type=Path, help="where to draw the confusion matrix (default: "
@@ -107,15 +216,22 @@ def evaluate_checkpoint(args):
     try:
         if png is not None:
             check_writable({Path(png).parent: "--png"})
-        model, checkpoint = load_model(args.checkpoint)
+        if args.model_args is not None and args.model is None:
+            raise ModelError("--model-args needs --model, the class they are for")
+        model, checkpoint = load_model(args.checkpoint, args.model, args.model_args)
         data = load_mnist(args.data_dir)
     except (tinycnn.CheckpointError, DataError, KeyError, ValueError, OutputError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     images, labels = data["test_images"][: args.limit], data["test_labels"][: args.limit]
-    accuracy, correct, total, predictions = evaluate(model, BatchLoader(images, labels, 1000, Normalize()),
-                                                     progress=False, return_predictions=True)
-    matrix = metrics.confusion_matrix(predictions, labels, num_classes=10)
+    try:
+        accuracy, correct, total, predictions = evaluate(model, BatchLoader(images, labels, 1000, Normalize()),
+                                                         progress=False, return_predictions=True)
+        matrix = metrics.confusion_matrix(predictions, labels, num_classes=10)
+    except (ValueError, TypeError) as error:  # a model of the user's that does not take MNIST, or not 10 classes
+        print(f"error: {args.checkpoint}: the model does not classify MNIST's (N, 1, 28, 28) images into 10 "
+              f"digits: {error}", file=sys.stderr)
+        return 2
     print(f"{args.checkpoint}: {checkpoint['model_name']}, {model.num_parameters():,} parameters, epoch "
           f"{checkpoint.get('epoch')}")
     print(f"held-out test accuracy {accuracy:.2f} % ({correct:,} / {total:,})\n")
