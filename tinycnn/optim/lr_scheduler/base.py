@@ -2,7 +2,14 @@
 
 
 class LRScheduler:
-    """The shared part: ``base_lrs`` (each group's ``initial_lr``), the count, the state."""
+    """The shared part: ``base_lrs`` (each group's ``initial_lr``), the count, the state.
+
+    A subclass gives ``lr_at(step)``, the rates after ``step`` calls of
+    ``step()`` in closed form, from ``base_lrs`` and its own settings; the
+    base sets them on the optimizer when the schedule is made (step 0), at
+    each ``step()`` and when a state is loaded. ``state_dict`` is every
+    attribute but the optimizer, as PyTorch's.
+    """
 
     def __init__(self, optimizer):
         self.optimizer = optimizer
@@ -32,12 +39,25 @@ class LRScheduler:
         return {key: value for key, value in vars(self).items() if key != "optimizer"}
 
     def load_state_dict(self, state):
-        source = f" (from {state.source})" if getattr(state, "source", None) else ""
-        if "base_lrs" not in state:
-            raise ValueError(f"{type(self).__name__}.load_state_dict{source}: a schedule's state from before "
-                             "schedules kept a rate per parameter group; start the run afresh")
-        vars(self).update(state)
+        """Take ``state`` (this schedule's ``state_dict()``) and set the rates of the step it had reached."""
+        self._load(state)
         self._apply(self.last_epoch)
+
+    def _load(self, state):
+        """Take ``state``'s attributes, leaving the optimizer's rates as they are."""
+        self._check_state(state)
+        vars(self).update(state)
+
+    def _check_state(self, state):
+        """Refuse a state that is not this kind of schedule's, naming its file if it came from one."""
+        name, source = type(self).__name__, f" (from {state.source})" if getattr(state, "source", None) else ""
+        if "base_lrs" in vars(self) and "base_lrs" not in state:
+            raise ValueError(f"{name}.load_state_dict{source}: a schedule's state from before schedules kept a "
+                             "rate per parameter group; start the run afresh")
+        missing = sorted(set(self.state_dict()) - set(state))
+        if missing:
+            raise ValueError(f"{name}.load_state_dict{source}: the state lacks {', '.join(missing)}; it is not a "
+                             f"{name}'s state_dict()")
 
 
 def per_group(scheduler, name, value, groups):
