@@ -17,7 +17,7 @@ import tinycnn.data as data
 from tinycnn import Tensor
 from tinycnn.data import (DataError, DataLoader, Dataset, Subset, TensorDataset, default_collate, random_split,
                           transforms as T)
-from tinycnn.data.datasets import EMNIST, MNIST, FashionMNIST, IDXDataset
+from tinycnn.data.datasets import EMNIST, MNIST, FashionMNIST, IDXDataset, ImageDataset
 
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "mnist"
 
@@ -288,9 +288,7 @@ def test_a_checkpoint_mid_epoch_gives_the_same_next_batches(tmp_path):
     def make():
         transform = T.Compose([T.RandomRotation(15, generator=np.random.default_rng(1)), T.ToTensor(),
                                T.RandomHorizontalFlip(generator=np.random.default_rng(2))])
-        dataset = IDXDataset.__new__(IDXDataset)  # an IDX data set from arrays, without files
-        dataset.data, dataset.targets = pictures(50), np.arange(50, dtype=np.int64)
-        dataset.transform, dataset.target_transform = transform, None
+        dataset = ImageDataset(pictures(50), np.arange(50), transform)
         return DataLoader(dataset, batch_size=8, shuffle=True, generator=np.random.default_rng(0)), transform
 
     loader, transform = make()
@@ -392,3 +390,22 @@ def test_an_mnist_epoch_loads_in_well_under_a_second():
     assert count == 55000 and time.perf_counter() - start < 1.0
     x, y = next(iter(loader))
     assert x.shape == (64, 1, 28, 28) and x.dtype == np.float32 and y.dtype == np.int64
+
+
+def test_the_experiments_batch_loader_gives_the_batches_it_gave_before_it_became_a_dataloader():
+    """BatchLoader's former body, inline: the committed records depend on its order, draws and transform calls."""
+    def former(images, labels, batch_size, transform, generator):
+        order = generator.permutation(len(images))
+        for start in range(0, len(images), batch_size):
+            batch = order[start:start + batch_size]
+            yield transform(images[batch]), labels[batch]
+
+    images, labels = pictures(70), np.arange(70)
+    loader = data.BatchLoader(images, labels, 16, data.Augment(generator=np.random.default_rng(1)), shuffle=True,
+                              generator=np.random.default_rng(2))
+    augment, order = data.Augment(generator=np.random.default_rng(1)), np.random.default_rng(2)
+    for _ in range(2):  # two epochs: the order is drawn again
+        for (x, y), (fx, fy) in zip(loader, former(images, labels, 16, augment, order), strict=True):
+            assert isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
+            np.testing.assert_array_equal(x, fx)
+            np.testing.assert_array_equal(y, fy)

@@ -1,6 +1,7 @@
 """Data sets read from IDX files: MNIST and every set shipped in its layout, of any image size and class count.
 
-``IDXDataset(root, train=True, transform=None, target_transform=None)``
+``ImageDataset(images, labels, transform=None)`` holds pictures and labels
+already in memory. ``IDXDataset(root, train=True, transform=None, target_transform=None)``
 reads one split: a file of images (S, H, W) and one of labels (S,), each
 raw or gzipped (``NAME`` or ``NAME.gz``), checked against ``root/SHA256SUMS``
 if there is one (tinycnn/data/mnist.py). By default the names are MNIST's
@@ -35,50 +36,18 @@ MNIST_NAMES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
                False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
 
-class IDXDataset(Dataset):
-    """One split of an IDX data set: images (S, H, W) uint8 and labels (S,) int64, both in memory.
+class ImageDataset(Dataset):
+    """Pictures and their labels in memory: item ``i`` is ``(transform(images[i]), target_transform(labels[i]))``.
 
-    root: the folder of the files. train: the training split, else the test
-    split. files: (image file name, label file name) without ``.gz``, if
-    not MNIST's. Attributes: ``data`` (S, H, W) uint8, ``targets`` (S,)
-    int64, ``classes`` (names, or "0".."K-1" for K = the largest label + 1),
-    ``sha256`` {file name: SHA-256 of its decompressed bytes}.
+    images: (S, H, W) uint8; labels: (S,) integers. Attributes: ``data``
+    (S, H, W) uint8, ``targets`` (S,) int64.
     """
 
-    classes_names = None  # a subclass's class names, in label order
-
-    def __init__(self, root, train=True, transform=None, target_transform=None, download=False, files=None):
-        if download:
-            raise ValueError(f"{type(self).__name__}: download=True is not supported (tinycnn reads files already on "
-                             f"disk); put the IDX files in {root} and pass download=False")
-        self.root, self.train = Path(root), train
-        self.transform, self.target_transform = transform, target_transform
-        image_name, label_name = MNIST_NAMES[bool(train)] if files is None else files
-        folder = self._find_folder(image_name)
-        checksums = read_checksums(folder)
-        self.sha256 = {}
-        images_path, labels_path = find_file(folder, image_name), find_file(folder, label_name)
-        images, self.sha256[image_name] = read_idx_and_digest(images_path, 3, checksums.get(image_name))
-        labels, self.sha256[label_name] = read_idx_and_digest(labels_path, 1, checksums.get(label_name))
+    def __init__(self, images, labels, transform=None, target_transform=None):
         if len(images) != len(labels):
-            raise DataError(f"{labels_path}: {len(labels)} labels for {len(images)} images in {images_path.name}; "
-                            f"the two files do not belong together")
-        self.data, self.targets = images, labels.astype(np.int64)
-        count = int(self.targets.max()) + 1 if len(self.targets) else 0
-        if self.classes_names is not None and count > len(self.classes_names):
-            raise DataError(f"{labels_path}: label {count - 1} found, {type(self).__name__} has "
-                            f"{len(self.classes_names)} classes (0..{len(self.classes_names) - 1})")
-        self.classes = list(self.classes_names) if self.classes_names is not None else [str(k) for k in range(count)]
-
-    def _find_folder(self, image_name):
-        """The first of root, root/<Name>/raw, root/<Name> that holds the image file (.gz or raw)."""
-        name = type(self).__name__
-        folders = [self.root, self.root / name / "raw", self.root / name]
-        for folder in folders:
-            if (folder / f"{image_name}.gz").exists() or (folder / image_name).exists():
-                return folder
-        raise DataError(f"{name}: {image_name}[.gz] not found; looked in " + ", ".join(str(f) for f in folders)
-                        + " (put the IDX files of the data set in one of them)")
+            raise ValueError(f"{type(self).__name__}: {len(images)} images but {len(labels)} labels")
+        self.data, self.targets = images, np.asarray(labels).astype(np.int64, copy=False)
+        self.transform, self.target_transform = transform, target_transform
 
     def __len__(self):
         return len(self.data)
@@ -109,6 +78,51 @@ class IDXDataset(Dataset):
         if self.target_transform is not None:
             return [images, default_collate([self.target_transform(int(label)) for label in labels])]
         return [images, Tensor(labels)]
+
+
+class IDXDataset(ImageDataset):
+    """One split of an IDX data set: images (S, H, W) uint8 and labels (S,) int64, both in memory.
+
+    root: the folder of the files. train: the training split, else the test
+    split. files: (image file name, label file name) without ``.gz``, if
+    not MNIST's. Attributes: ``data`` (S, H, W) uint8, ``targets`` (S,)
+    int64, ``classes`` (names, or "0".."K-1" for K = the largest label + 1),
+    ``sha256`` {file name: SHA-256 of its decompressed bytes}.
+    """
+
+    classes_names = None  # a subclass's class names, in label order
+
+    def __init__(self, root, train=True, transform=None, target_transform=None, download=False, files=None):
+        if download:
+            raise ValueError(f"{type(self).__name__}: download=True is not supported (tinycnn reads files already on "
+                             f"disk); put the IDX files in {root} and pass download=False")
+        self.root, self.train = Path(root), train
+        image_name, label_name = MNIST_NAMES[bool(train)] if files is None else files
+        folder = self._find_folder(image_name)
+        checksums = read_checksums(folder)
+        self.sha256 = {}
+        images_path, labels_path = find_file(folder, image_name), find_file(folder, label_name)
+        images, self.sha256[image_name] = read_idx_and_digest(images_path, 3, checksums.get(image_name))
+        labels, self.sha256[label_name] = read_idx_and_digest(labels_path, 1, checksums.get(label_name))
+        if len(images) != len(labels):
+            raise DataError(f"{labels_path}: {len(labels)} labels for {len(images)} images in {images_path.name}; "
+                            f"the two files do not belong together")
+        super().__init__(images, labels, transform, target_transform)
+        count = int(self.targets.max()) + 1 if len(self.targets) else 0
+        if self.classes_names is not None and count > len(self.classes_names):
+            raise DataError(f"{labels_path}: label {count - 1} found, {type(self).__name__} has "
+                            f"{len(self.classes_names)} classes (0..{len(self.classes_names) - 1})")
+        self.classes = list(self.classes_names) if self.classes_names is not None else [str(k) for k in range(count)]
+
+    def _find_folder(self, image_name):
+        """The first of root, root/<Name>/raw, root/<Name> that holds the image file (.gz or raw)."""
+        name = type(self).__name__
+        folders = [self.root, self.root / name / "raw", self.root / name]
+        for folder in folders:
+            if (folder / f"{image_name}.gz").exists() or (folder / image_name).exists():
+                return folder
+        raise DataError(f"{name}: {image_name}[.gz] not found; looked in " + ", ".join(str(f) for f in folders)
+                        + " (put the IDX files of the data set in one of them)")
 
 
 class MNIST(IDXDataset):
