@@ -199,6 +199,8 @@ def test_lambda_lr_saves_a_callable_objects_attributes_and_not_a_functions():
     again = optim.lr_scheduler.LambdaLR(grouped(optim, "SGD"), [lambda epoch: 1.0, Halving(3)])
     again.load_state_dict(state)
     assert again.lr_lambdas[1].every == 2 and state["lr_lambdas"] == [None, {"every": 2}]
+    with pytest.raises(ValueError, match=r"LambdaLR.load_state_dict: the state has 2 lr_lambdas, this LambdaLR has 1"):
+        optim.lr_scheduler.LambdaLR(optim.SGD([Parameter(np.zeros(1))]), abs).load_state_dict(state)
 
 
 # ----- what cannot work is refused, saying what to do -----------------------------------------------------
@@ -253,8 +255,8 @@ def test_a_state_of_another_schedule_is_refused_naming_the_file(tmp_path):
     with pytest.raises(ValueError, match=r"MultiStepLR.load_state_dict \(from .*step.npz\): the state lacks "
                                          r"milestones; it is not a MultiStepLR's state_dict\(\)"):
         optim.lr_scheduler.MultiStepLR(optimizer, [2]).load_state_dict(tinycnn.load(tmp_path / "step.npz"))
-    with pytest.raises(ValueError, match=r"SequentialLR.load_state_dict: the state has 1 schedules, this "
-                                         r"SequentialLR 2"):
+    with pytest.raises(ValueError, match=r"SequentialLR.load_state_dict: the state has 1 _schedulers, this "
+                                         r"SequentialLR has 2"):
         s = optim.lr_scheduler
         two = s.SequentialLR(optimizer, [s.StepLR(optimizer, 2), s.StepLR(optimizer, 3)], [4])
         two.load_state_dict(s.SequentialLR(optimizer, [s.StepLR(optimizer, 2)], []).state_dict())

@@ -48,6 +48,17 @@ class LRScheduler:
         self._check_state(state)
         vars(self).update(state)
 
+    def _load_but(self, state, listed):
+        """Take ``state``'s attributes but the list ``listed`` (one entry per group or schedule), which the caller
+        takes; return that list, refused if its length differs from this schedule's."""
+        self._check_state(state)
+        saved, name = state[listed], type(self).__name__
+        if len(saved) != len(getattr(self, listed)):
+            raise ValueError(f"{name}.load_state_dict: the state has {len(saved)} {listed}, this {name} has "
+                             f"{len(getattr(self, listed))}")
+        vars(self).update({key: value for key, value in state.items() if key != listed})
+        return saved
+
     def _check_state(self, state):
         """Refuse a state that is not this kind of schedule's, naming its file if it came from one."""
         name, source = type(self).__name__, f" (from {state.source})" if getattr(state, "source", None) else ""

@@ -14,10 +14,11 @@ class LambdaLR(LRScheduler):
     each ``step()``.
 
     As in PyTorch, ``state_dict()`` cannot hold a function: in its
-    ``"lr_lambdas"`` a function (or lambda) is None, and a callable object
-    gives a copy of its ``__dict__``, which ``load_state_dict`` puts back
-    into the matching object of the new schedule. So a schedule made again
-    with the same functions resumes where it was.
+    ``"lr_lambdas"`` a function (a lambda, a builtin) is None, and a
+    callable object gives a copy of its ``__dict__``, which
+    ``load_state_dict`` puts back into the matching object of the new
+    schedule. So a schedule made again with the same functions resumes
+    where it was.
     """
 
     def __init__(self, optimizer, lr_lambda):
@@ -33,17 +34,12 @@ class LambdaLR(LRScheduler):
 
     def state_dict(self):
         state = super().state_dict()
-        state["lr_lambdas"] = [None if isinstance(function, types.FunctionType) else dict(vars(function))
-                               for function in self.lr_lambdas]
+        # a builtin (math.exp) has no attributes to keep either, where PyTorch fails
+        state["lr_lambdas"] = [None if isinstance(function, types.FunctionType) or not hasattr(function, "__dict__")
+                               else dict(vars(function)) for function in self.lr_lambdas]
         return state
 
     def _load(self, state):
-        self._check_state(state)
-        saved = state["lr_lambdas"]
-        if len(saved) != len(self.lr_lambdas):
-            raise ValueError(f"LambdaLR.load_state_dict: the state has {len(saved)} lr_lambdas, this schedule "
-                             f"{len(self.lr_lambdas)} (one per parameter group)")
-        vars(self).update({key: value for key, value in state.items() if key != "lr_lambdas"})
-        for function, attributes in zip(self.lr_lambdas, saved):
+        for function, attributes in zip(self.lr_lambdas, self._load_but(state, "lr_lambdas")):
             if attributes is not None:
                 vars(function).update(attributes)

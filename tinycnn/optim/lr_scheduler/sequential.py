@@ -81,12 +81,7 @@ class SequentialLR(LRScheduler):
 
     def load_state_dict(self, state):
         """Take ``state`` (a SequentialLR's ``state_dict()`` with as many schedules) and set the current rates."""
-        self._check_state(state)
-        saved = state["_schedulers"]
-        if len(saved) != len(self._schedulers):
-            raise ValueError(f"SequentialLR.load_state_dict: the state has {len(saved)} schedules, this "
-                             f"SequentialLR {len(self._schedulers)}")
-        vars(self).update({key: value for key, value in state.items() if key != "_schedulers"})
+        saved = self._load_but(state, "_schedulers")
         self._milestones = list(self._milestones)
         for scheduler, scheduler_state in zip(self._schedulers, saved):
             scheduler._load(scheduler_state)  # only the current one sets the rates: the others' counts may be -1
