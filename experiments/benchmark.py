@@ -222,29 +222,34 @@ def gemm_worker(threads, repeats=5):
     return 2 * GEMM_SIZE ** 3 / float(np.median(times)) / 1e9
 
 
-def training_flops(model_name, batch):
-    """The FLOPs of one training step of ``model_name`` at ``batch``: every conv's and linear layer's products
-    (2 per multiply-add): the forward, the weight gradient, and the input gradient where the input needs one (not
-    the images'). Counted from the shapes of one tinycnn forward; the element-wise ops are left out."""
+def layer_calls(model_name, batch):
+    """Every conv and linear call of one tinycnn forward of ``model_name`` at ``batch``, in order.
+
+    Each is a dict: kind ("conv2d" or "linear"), input_shape, weight_shape,
+    output_shape, stride, padding, and needs_input_grad (False for the first
+    layer, whose input is the images).
+    """
     import tinycnn.functional as F
     from tinycnn import Tensor, nn, optim
 
-    counted = []
+    calls = []
     conv2d, linear = F.conv2d, F.linear
 
-    def counting_conv2d(input, weight, bias=None, stride=1, padding=0):
+    def recording_conv2d(input, weight, bias=None, stride=1, padding=0):
         out = conv2d(input, weight, bias, stride, padding)
-        N, F_out, OH, OW = out.shape
-        forward = 2 * N * F_out * OH * OW * int(np.prod(weight.shape[1:]))
-        counted.append(forward * (3 if input.requires_grad else 2))
+        stride = F._pair("conv2d", "stride", stride)  # as the kernels take them: one int each (an equal pair, or
+        padding = F._conv_padding("conv2d", padding, stride, weight.shape[2:])  # 'same', as the module said it)
+        calls.append(dict(kind="conv2d", input_shape=input.shape, weight_shape=weight.shape, output_shape=out.shape,
+                          stride=stride, padding=padding, needs_input_grad=input.requires_grad))
         return out
 
-    def counting_linear(input, weight, bias=None):
-        forward = 2 * input.shape[0] * weight.shape[0] * weight.shape[1]
-        counted.append(forward * (3 if input.requires_grad else 2))
-        return linear(input, weight, bias)
+    def recording_linear(input, weight, bias=None):
+        out = linear(input, weight, bias)
+        calls.append(dict(kind="linear", input_shape=input.shape, weight_shape=weight.shape, output_shape=out.shape,
+                          stride=1, padding=0, needs_input_grad=input.requires_grad))
+        return out
 
-    F.conv2d, F.linear = counting_conv2d, counting_linear
+    F.conv2d, F.linear = recording_conv2d, recording_linear
     try:
         if model_name in ZOO:
             import zoo
@@ -257,7 +262,20 @@ def training_flops(model_name, batch):
         model(Tensor(np.zeros((batch, 1, 28, 28), dtype=np.float32))).data
     finally:
         F.conv2d, F.linear = conv2d, linear
-    return sum(counted)
+    return calls
+
+
+def training_flops(model_name, batch):
+    """The FLOPs of one training step of ``model_name`` at ``batch``: every conv's and linear layer's products
+    (2 per multiply-add): the forward, the weight gradient, and the input gradient where the input needs one (not
+    the images'). Counted from the shapes of one tinycnn forward; the element-wise ops are left out."""
+    total = 0
+    for call in layer_calls(model_name, batch):
+        # a conv's multiply-adds: one per output value and weight of its filter; a linear layer's: batch * out * in
+        out_values = int(np.prod(call["output_shape"]))
+        forward = 2 * out_values * int(np.prod(call["weight_shape"][1:]))
+        total += forward * (3 if call["needs_input_grad"] else 2)
+    return total
 
 
 def run_worker(args):
