@@ -29,6 +29,8 @@ What runs when (fast set, the default / reference set):
     F.batch_norm (nn.BatchNorm2d)               batchnorm2d.py (with a following F.relu fused, in the fast set)
     F.dropout, F.dropout2d                      dropout.py
     F.avg_pool2d, F.adaptive_avg_pool2d         avgpool2d.py
+    optim.Adam's step (not amsgrad)             adam.py, one pass per parameter / the NumPy lines of
+                                                optim/adam.py, which it matches bit for bit
 
 Kernels are plain functions of NumPy arrays and numbers: no Tensor objects,
 no autograd. The forward/backward kernels return new arrays and never

@@ -4,7 +4,15 @@ import math
 
 import numpy as np
 
+from tinycnn import backend
+from tinycnn.kernels.adam import adam_update
 from tinycnn.optim.optimizer import Optimizer
+
+
+def _one_pass_fits(grad, exp_avg, exp_avg_sq):
+    """The one-pass kernel takes float32 or float64 arrays of one dtype, C-contiguous (so reshape(-1) is a view)."""
+    return (grad.dtype in (np.float32, np.float64) and exp_avg.dtype == grad.dtype == exp_avg_sq.dtype
+            and grad.flags.c_contiguous and exp_avg.flags.c_contiguous and exp_avg_sq.flags.c_contiguous)
 
 
 class Adam(Optimizer):
@@ -47,6 +55,13 @@ class Adam(Optimizer):
         state["step"] += 1
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        if not group["amsgrad"] and backend.mode() == "fast" and _one_pass_fits(grad, m, v):
+            # the lines below, in one pass (kernels/adam.py); the reference kernels run the lines themselves
+            dtype = grad.dtype.type
+            return adam_update(
+                grad.reshape(-1), m.reshape(-1), v.reshape(-1), dtype(beta1), dtype(1 - beta1), dtype(beta2),
+                dtype(1 - beta2), dtype(group["lr"] / (1 - beta1**t)), dtype(math.sqrt(1 - beta2**t)),
+                dtype(group["eps"])).reshape(grad.shape)
         m *= beta1  # first moment
         m += (1 - beta1) * grad
         v *= beta2  # second moment
