@@ -1,5 +1,6 @@
 """Adam's step for one parameter in one pass over memory: the same float operations, in the same order, as the
-NumPy lines of ``tinycnn.optim.Adam.update`` (its reference, which the reference kernel set runs), so the two give the same bits.
+NumPy lines of ``tinycnn.optim.Adam.update`` (its reference, which the reference kernel set runs), so the two
+give the same bits.
 
 In NumPy each line of Adam's update (scale m, add (1 - beta1) * g, scale v,
 add (1 - beta2) * g * g, take the square root, divide, ...) is a pass over
