@@ -17,6 +17,8 @@ fast kernel takes ``relu`` and ``pool_kernel`` options for exactly this.
 ``batch_norm`` does the same with a ``relu``.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from tinycnn import fusion
@@ -546,43 +548,174 @@ class NLLLossFunction(Function):
         return ctx.backward_kernel(dout.item(), logp, target)
 
 
-def _class_indices(op, target, batch, classes):
-    """``target`` as an int64 array of shape (batch,) with values in [0, classes)."""
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _loss_options(op, input, reduction):
+    """Check a loss's input and ``reduction``; return the number of classes C (dim 1, or dim 0 of a 1-D input)."""
+    _check_floats(op, ("input", input))
+    if input.ndim == 0:
+        raise ValueError(f"{op}: input must be (C,), (N, C) or (N, C, d1, ...) class scores, got a 0-d tensor")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+    return input.shape[0] if input.ndim == 1 else input.shape[1]
+
+
+def _class_rows(tensor):
+    """A loss's (C,), (N, C) or (N, C, d1, ...) tensor as rows of C class values, (M, C), and the shape of the
+    rest: () for (C,), (N,) for (N, C), (N, d1, ...) otherwise, whose M positions the rows follow in order."""
+    if tensor.ndim == 1:
+        return tensor.reshape(1, -1), ()
+    if tensor.ndim == 2:
+        return tensor, tensor.shape[:1]
+    classes_last = (0,) + tuple(range(2, tensor.ndim)) + (1,)
+    return tensor.permute(classes_last).reshape(-1, tensor.shape[1]), (tensor.shape[0],) + tensor.shape[2:]
+
+
+def _class_weight(op, weight, classes, dtype):
+    """``weight`` (C per-class weights: an array, a list or a Tensor) as a (C,) array of the input's dtype."""
+    array = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    if array.dtype.kind not in "fiu" or array.shape != (classes,):
+        raise ValueError(f"{op}: weight must be {classes} numbers, one per class (shape ({classes},)), got "
+                         f"{array.dtype} of shape {array.shape}")
+    return array.astype(dtype)
+
+
+def _class_indices(op, target, shape, classes, ignore_index):
+    """``target`` flattened to an int64 array of the M values of ``shape``, each in [0, classes) or ignore_index."""
     array = target.data if isinstance(target, Tensor) else np.asarray(target)
     if array.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices, got dtype {array.dtype}")
-    if array.shape != (batch,):
-        raise ValueError(f"{op}: target must have shape ({batch},) to match the input, got {array.shape}")
-    if batch and (array.min() < 0 or array.max() >= classes):
-        raise ValueError(
-            f"{op}: target values must lie in [0, {classes}), got min {array.min()} and max {array.max()}"
-        )
-    return np.ascontiguousarray(array, dtype=np.int64)
+    if array.shape != shape:
+        raise ValueError(f"{op}: target must have shape {shape} to match the input, got {array.shape}")
+    indices = np.ascontiguousarray(array, dtype=np.int64).reshape(-1)
+    counted = indices[indices != ignore_index]
+    if counted.size and (counted.min() < 0 or counted.max() >= classes):
+        raise ValueError(f"{op}: target values must lie in [0, {classes}) or equal ignore_index ({ignore_index}), "
+                         f"got min {counted.min()} and max {counted.max()}")
+    return indices
 
 
-def nll_loss(input, target):
-    """Mean negative log-likelihood, as ``torch.nn.functional.nll_loss``.
+class _Targets(NamedTuple):
+    """The class-index targets of M rows: what every class-index loss term needs."""
+
+    place: tuple       # (arange(M), (M,) class per row, 0 where ignored): indexes each row's target entry
+    weight: np.ndarray  # (M,) each row's target weight (weight[target], or 1), 0 where the target is ignored
+    kept: np.ndarray    # (M,) bool, the rows whose target is not ignore_index
+    shape: tuple       # the target's shape, of the 'none' reduction's output
+
+
+def _targets(op, rows, shape, target, class_weight, ignore_index):
+    indices = _class_indices(op, target, shape, rows.shape[1], ignore_index)
+    kept = indices != ignore_index
+    classes = np.where(kept, indices, 0)
+    weight = (np.ones(len(indices), rows.dtype) if class_weight is None else class_weight[classes]) * kept
+    return _Targets((np.arange(len(indices)), classes), weight.astype(rows.dtype), kept, shape)
+
+
+def _reduce(losses, reduction, shape, mean_divisor):
+    """The (M,) per-row ``losses`` reduced: laid out in ``shape`` ('none'), summed, or summed and divided."""
+    if reduction == "none":
+        return losses.reshape(shape)
+    if reduction == "sum" or mean_divisor != 0:
+        total = losses.sum()
+        return total if reduction == "sum" else total / float(mean_divisor)
+    # every target ignored (or none at all): PyTorch's mean is NaN, 0 / 0, and its gradient 0, which x * 0 keeps
+    return losses.sum() * 0.0 + float("nan")
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """The negative log-likelihood of each target, as ``torch.nn.functional.nll_loss``.
+
+    The loss of row n is -weight[target[n]] * input[n, target[n]] (weight 1
+    without ``weight``), 0 where target[n] == ``ignore_index``. ``reduction``
+    'none' returns them, 'sum' their sum, 'mean' (the default) their sum
+    divided by the sum of the weights of the targets not ignored, which is
+    the plain mean without ``weight`` (NaN if every target is ignored, as in
+    PyTorch). ``weight`` is a constant: it gets no gradient.
+
+    The default case (2-D input, no ``weight``, 'mean', no target ignored),
+    the study's, runs its own kernel pair (kernels/nll.py); the others are
+    compositions of Tensor ops.
 
     Shape:
-        input:  (N, K) log-probabilities
-        target: (N,) integer class indices in [0, K), a NumPy array or a Tensor
-        output: () scalar
+        input:  (N, C) log-probabilities, or (C,) for one sample, or (N, C, d1, ...) for one per position
+        target: (N,) integer class indices in [0, C), () or (N, d1, ...); a NumPy array or a Tensor
+        weight: (C,) or None
+        output: () scalar, or target's shape for reduction='none'
     """
     op = "nll_loss"
-    _check_floats(op, ("input", input))
-    _check_ndim(op, "input", input, 2, "(N, K)")
-    if input.shape[0] == 0:
-        raise ValueError(f"{op}: empty batch (input {input.shape})")
-    indices = _class_indices(op, target, input.shape[0], input.shape[1])
-    return NLLLossFunction.apply(input, target=indices)
+    classes = _loss_options(op, input, reduction)
+    rows, shape = _class_rows(input)
+    class_weight = None if weight is None else _class_weight(op, weight, classes, input.dtype)
+    targets = _targets(op, rows, shape, target, class_weight, ignore_index)
+    if input.ndim == 2 and weight is None and reduction == "mean" and targets.kept.all() and len(targets.kept):
+        return NLLLossFunction.apply(input, target=targets.place[1])
+    losses = -(rows[targets.place] * targets.weight)
+    return _reduce(losses, reduction, shape, targets.weight.sum())
 
 
-def cross_entropy(input, target):
-    """``nll_loss(log_softmax(input, dim=1), target)``, as ``torch.nn.functional.cross_entropy``.
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """``nll_loss(log_softmax(input, dim), target, ...)``, dim the class dimension, as ``torch.nn.functional.cross_entropy``.
 
-    Shape: input (N, K) unnormalised scores, target (N,) class indices, output () scalar.
+    ``target`` holds class indices (shape as in ``nll_loss``), or, when it
+    has the input's shape, a probability for every class (float; then the
+    loss of row n is -sum_c weight[c] * target[n, c] * log_softmax[n, c],
+    'mean' divides by the number of rows, and ``ignore_index`` is refused,
+    as in PyTorch).
+
+    ``label_smoothing`` ε in [0, 1] mixes the target with the uniform
+    distribution over the C classes, with PyTorch's formula: for class
+    indices, (1 - ε) * the nll_loss above + ε / C * the same reduction of
+    -sum_c weight[c] * log_softmax[n, c] (0 for ignored rows; 'mean' divides
+    it by the same sum of target weights); for probabilities, the target
+    becomes (1 - ε) * target + ε / C.
+
+    Shape: input (N, C), (C,) or (N, C, d1, ...) unnormalised scores; target (N,), () or (N, d1, ...) class
+    indices, or the input's shape; weight (C,) or None; output () scalar, or the target's rows for 'none'.
     """
-    return nll_loss(log_softmax(input, dim=1), target)
+    op = "cross_entropy"
+    classes = _loss_options(op, input, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must lie in [0, 1], got {label_smoothing}")
+    log_probabilities = log_softmax(input, dim=0 if input.ndim == 1 else 1)
+    class_weight = None if weight is None else _class_weight(op, weight, classes, input.dtype)
+    if np.shape(target) == input.shape:
+        return _cross_entropy_with_probabilities(log_probabilities, target, class_weight, ignore_index, reduction,
+                                                 label_smoothing)
+    loss = nll_loss(log_probabilities, target, weight, ignore_index, reduction)
+    if label_smoothing == 0.0:
+        return loss
+    rows, shape = _class_rows(log_probabilities)
+    targets = _targets(op, rows, shape, target, class_weight, ignore_index)
+    weighted = rows if class_weight is None else rows * class_weight
+    uniform_losses = -weighted.sum(dim=1) * targets.kept.astype(input.dtype)
+    uniform_loss = _reduce(uniform_losses, reduction, shape, targets.weight.sum())
+    return loss * (1.0 - label_smoothing) + uniform_loss * (label_smoothing / classes)
+
+
+def _cross_entropy_with_probabilities(log_probabilities, target, class_weight, ignore_index, reduction,
+                                      label_smoothing):
+    """``cross_entropy`` against a probability per class: target has log_probabilities' shape."""
+    op = "cross_entropy"
+    if ignore_index >= 0:
+        raise ValueError(f"{op}: ignore_index ({ignore_index}) applies to class-index targets only; a target of the "
+                         f"input's shape {log_probabilities.shape} holds probabilities")
+    array = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if array.dtype.kind != "f":
+        raise TypeError(f"{op}: a target of the input's shape {array.shape} holds class probabilities and must be "
+                        f"float, got {array.dtype}; class indices have the input's shape without the class dim")
+    if not isinstance(target, Tensor):  # a constant array takes the input's dtype; a Tensor must have it already
+        target = Tensor(array.astype(log_probabilities.dtype))
+    _check_floats(op, ("input", log_probabilities), ("target", target))
+    classes = log_probabilities.shape[0 if log_probabilities.ndim == 1 else 1]
+    if label_smoothing:
+        target = target * (1.0 - label_smoothing) + label_smoothing / classes
+    rows, shape = _class_rows(log_probabilities * target)
+    if class_weight is not None:
+        rows = rows * class_weight
+    losses = -rows.sum(dim=1)
+    return _reduce(losses, reduction, shape, len(losses.data))
 
 
 def flatten(input, start_dim=1):

@@ -384,6 +384,53 @@ class LogSoftmax(Module):
         return F.log_softmax(input, self.dim)
 
 
+class _Loss(Module):
+    """The arguments PyTorch's losses share. ``size_average`` and ``reduce``, deprecated in PyTorch, keep their
+    places so that positional arguments line up, but only None is accepted: use ``reduction``."""
+
+    def __init__(self, weight, size_average, reduce, reduction):
+        super().__init__()
+        name = type(self).__name__
+        for argument, value in (("size_average", size_average), ("reduce", reduce)):
+            if value is not None:
+                raise ValueError(f"{name}: {argument} is deprecated in PyTorch and not in tinycnn; pass "
+                                 f"reduction='none', 'mean' or 'sum'")
+        if reduction not in F._REDUCTIONS:
+            raise ValueError(f"{name}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+        self.reduction = reduction
+        self.weight = None
+        if weight is not None:  # a buffer, so that state_dict carries it, as PyTorch's
+            self.register_buffer("weight", weight.data if isinstance(weight, Tensor) else weight)
+
+    def extra_repr(self):
+        return f"reduction={self.reduction!r}" + ("" if self.weight is None else f", weight={self.weight.tolist()}")
+
+
+class NLLLoss(_Loss):
+    """``F.nll_loss`` with fixed options, as ``torch.nn.NLLLoss``: ``criterion(log_probabilities, target)``."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):
+        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+
+class CrossEntropyLoss(_Loss):
+    """``F.cross_entropy`` with fixed options, as ``torch.nn.CrossEntropyLoss``: ``criterion(scores, target)``."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                 label_smoothing=0.0):
+        super().__init__(weight, size_average, reduce, reduction)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must lie in [0, 1], got {label_smoothing}")
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
+
+
 class Sequential(Module):
     """Modules applied in order; their names are "0", "1", ... as in PyTorch."""
 
