@@ -10,6 +10,7 @@ running statistics): ``register_buffer`` names them, and ``state_dict``,
 """
 
 import math
+import warnings
 
 import numpy as np
 
@@ -52,30 +53,72 @@ class Module:
         return out
 
     # ----- structure -------------------------------------------------------------------
+    # As in PyTorch: the walks below give each module (and parameter) once, however many names it has, pre-order,
+    # children in the order they were set; state_dict instead keeps every name (``_state_entries``).
+
+    def add_module(self, name, module):
+        """Set ``module`` as the child ``name``, as ``self.name = module`` does (for names made at run time)."""
+        if not isinstance(module, Module) and module is not None:
+            raise TypeError(f"add_module: {name!r} must be a Module or None, got {type(module).__name__}")
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"add_module: the name must be a non-empty string without '.', got {name!r}")
+        setattr(self, name, module)
 
     def named_children(self):
+        """(name, module) of each direct sub-module, in the order they were set."""
+        seen = set()
         for name, value in vars(self).items():
-            if isinstance(value, Module):
+            if isinstance(value, Module) and id(value) not in seen:
+                seen.add(id(value))
                 yield name, value
 
-    def named_modules(self, prefix=""):
-        """This module and every module below it, depth first, with dotted names."""
+    def children(self):
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """This module and every module below it, pre-order (a module, then each child's whole subtree), with
+        dotted names; "" is this module. A module reachable twice comes once, unless ``remove_duplicate=False``."""
+        seen = set() if memo is None else memo
         stack = [(prefix, self)]
         while stack:
             name, module = stack.pop()
+            if remove_duplicate:
+                if id(module) in seen:
+                    continue
+                seen.add(id(module))
             yield name, module
-            children = [(f"{name}.{child}" if name else child, m) for child, m in module.named_children()]
-            stack.extend(reversed(children))
+            every_child = [(child, m) for child, m in vars(module).items() if isinstance(m, Module)]
+            stack.extend(reversed([(f"{name}.{child}" if name else child, m) for child, m in every_child]))
 
-    def named_parameters(self):
-        """(dotted name, Parameter) pairs, e.g. ("conv1.weight", ...), in definition order."""
-        for module_name, module in self.named_modules():
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every sub-module, then on this one (children before parents), and return self:
+        ``model.apply(init_weights)``, as in PyTorch."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, Parameter) pairs, e.g. ("conv1.weight", ...), in definition order; a parameter shared by
+        two modules comes once (under its first name), unless ``remove_duplicate=False``."""
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        seen = set()
+        for module_name, module in modules:
             for name, value in vars(module).items():
-                if isinstance(value, Parameter):
-                    yield (f"{module_name}.{name}" if module_name else name), value
+                if not isinstance(value, Parameter) or (remove_duplicate and id(value) in seen):
+                    continue
+                seen.add(id(value))
+                yield (f"{module_name}.{name}" if module_name else name), value
 
-    def parameters(self):
-        return [p for _, p in self.named_parameters()]
+    def parameters(self, recurse=True):
+        """An iterator over the parameters, as PyTorch's (``list(model.parameters())`` for a list)."""
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
 
     def named_buffers(self):
         """(dotted name, array) pairs of every buffer, e.g. ("bn1.running_mean", ...)."""
@@ -85,8 +128,9 @@ class Module:
 
     def _state_entries(self):
         """(dotted name, module, attribute) of every parameter and buffer, in PyTorch's state_dict order:
-        each module's own parameters, then its own buffers, then its children's, depth first."""
-        for module_name, module in self.named_modules():
+        each module's own parameters, then its own buffers, then its children's, depth first; a module reachable
+        by two names is under both, as in PyTorch."""
+        for module_name, module in self.named_modules(remove_duplicate=False):
             own = [name for name, value in vars(module).items() if isinstance(value, Parameter)]
             for name in own + list(getattr(module, "_buffer_names", ())):
                 yield (f"{module_name}.{name}" if module_name else name), module, name
@@ -104,9 +148,20 @@ class Module:
     def eval(self):
         return self.train(False)
 
-    def zero_grad(self):
+    def requires_grad_(self, requires_grad=True):
+        """Make every parameter require gradients, or not (to freeze a part of a model); returns self."""
         for p in self.parameters():
-            p.grad = None
+            p.requires_grad = bool(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        """Forget the gradients: None (PyTorch 2's default), or arrays of zeros with ``set_to_none=False``.
+
+        The zeros are new arrays, not the old ones zeroed: a gradient array
+        may be shared by two parameters (backward hands the same one on).
+        """
+        for p in self.parameters():
+            p.grad = None if set_to_none or p.grad is None else np.zeros_like(p.grad)
 
     def to(self, dtype):
         """Convert every parameter and floating-point buffer to ``dtype`` in place (e.g. float64 for gradient checks)."""
@@ -375,13 +430,52 @@ class Flatten(Module):
         return F.flatten(input, self.start_dim)
 
 
-class LogSoftmax(Module):
-    def __init__(self, dim=1):
+class Identity(Module):
+    """Returns its input; it takes and ignores any arguments, as ``torch.nn.Identity`` (a placeholder layer)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+def _softmax_dim(module, dim, ndim):
+    """``dim``, or for dim=None PyTorch's old implicit choice (0 for 0-, 1- and 3-D inputs, else 1), with its
+    warning."""
+    if dim is not None:
+        return dim
+    warnings.warn(f"{module}: an implicit dim is deprecated in PyTorch; pass dim (it chose "
+                  f"{0 if ndim in (0, 1, 3) else 1} for this {ndim}-D input)", UserWarning, stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+class _SoftmaxAlongDim(Module):
+    """What Softmax and LogSoftmax share: ``function`` applied along ``dim``."""
+
+    function = None  # F.softmax or F.log_softmax
+
+    def __init__(self, dim=None):
         super().__init__()
         self.dim = dim
 
     def forward(self, input):
-        return F.log_softmax(input, self.dim)
+        return type(self).function(input, _softmax_dim(type(self).__name__, self.dim, input.ndim))
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softmax(_SoftmaxAlongDim):
+    """``F.softmax`` along ``dim``, as ``torch.nn.Softmax``. Shape: any; output the same."""
+
+    function = staticmethod(F.softmax)
+
+
+class LogSoftmax(_SoftmaxAlongDim):
+    """``F.log_softmax`` along ``dim``, as ``torch.nn.LogSoftmax``. Shape: any; output the same."""
+
+    function = staticmethod(F.log_softmax)
 
 
 class _Loss(Module):
@@ -431,24 +525,109 @@ class CrossEntropyLoss(_Loss):
         return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
 
 
-class Sequential(Module):
-    """Modules applied in order; their names are "0", "1", ... as in PyTorch."""
+class _Indexed(Module):
+    """Modules held under the names "0", "1", ...: what Sequential and ModuleList share.
 
-    def __init__(self, *modules):
+    The names are attributes, as every child's is, so parameters and
+    state_dict keys ("0.weight") come the usual way; any change of the list
+    renumbers them, as in PyTorch.
+    """
+
+    def __init__(self, modules):
         super().__init__()
+        self._set_all(modules)
+
+    def _list(self):
+        return [value for name, value in vars(self).items() if name.isdigit()]
+
+    def _set_all(self, modules):
+        for name in [name for name in vars(self) if name.isdigit()]:
+            delattr(self, name)
         for index, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(f"{type(self).__name__}: item {index} is a {type(module).__name__}, not a Module")
             setattr(self, str(index), module)
 
     def __iter__(self):
-        return (module for _, module in self.named_children())
-
-    def __getitem__(self, index):
-        return [module for _, module in self.named_children()][index]
+        return iter(self._list())
 
     def __len__(self):
-        return sum(1 for _ in self.named_children())
+        return len(self._list())
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self._of(self._list()[index])
+        return self._list()[self._position(index)]
+
+    def __setitem__(self, index, module):
+        modules = self._list()
+        modules[self._position(index)] = module
+        self._set_all(modules)
+
+    def __delitem__(self, index):
+        modules = self._list()
+        del modules[index if isinstance(index, slice) else self._position(index)]
+        self._set_all(modules)
+
+    def _position(self, index):
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"{type(self).__name__} indices must be ints or slices, got {type(index).__name__}")
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"{type(self).__name__}: index {index} is out of range for {len(self)} modules")
+        return int(index) % len(self)
+
+    def append(self, module):
+        """Add ``module`` at the end; returns self."""
+        self._set_all(self._list() + [module])
+        return self
+
+    def extend(self, modules):
+        """Add each of ``modules`` at the end, in order; returns self."""
+        self._set_all(self._list() + list(modules))
+        return self
+
+    def insert(self, index, module):
+        """Put ``module`` before position ``index``, as ``list.insert``."""
+        modules = self._list()
+        modules.insert(index, module)
+        self._set_all(modules)
+
+
+class Sequential(_Indexed):
+    """Modules applied in order; their names are "0", "1", ... as in PyTorch."""
+
+    def __init__(self, *modules):
+        super().__init__(modules)
+
+    @classmethod
+    def _of(cls, modules):
+        return cls(*modules)
 
     def forward(self, input):
         for module in self:
             input = module(input)
         return input
+
+
+class ModuleList(_Indexed):
+    """A list of modules whose parameters belong to the module that holds it, as ``torch.nn.ModuleList``.
+
+    ``self.layers = nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])``
+    gives the state_dict keys "layers.0.weight", ...; it has no forward:
+    the holder's forward calls the modules (``for layer in self.layers``).
+    It takes ``append``, ``extend``, ``insert``, ``+=``, indexing (a slice
+    is a ModuleList), assignment and ``del`` by index, ``len`` and iteration.
+    """
+
+    def __init__(self, modules=None):
+        super().__init__(() if modules is None else list(modules))
+
+    @classmethod
+    def _of(cls, modules):
+        return cls(modules)
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
+
+    def __add__(self, other):
+        return ModuleList(self._list() + list(other))
