@@ -10,13 +10,21 @@ running statistics): ``register_buffer`` names them, and ``state_dict``,
 """
 
 import math
+import sys
 import warnings
 
 import numpy as np
 
 import tinycnn.functional as F
+from tinycnn import init, nn_utils as utils
 from tinycnn.random import default_generator
 from tinycnn.tensor import DEFAULT_DTYPE, Tensor
+
+# ``nn.init`` and ``nn.utils`` are attributes of this module; naming them in sys.modules as well lets PyTorch's import
+# lines work with only the package's name changed: ``import tinycnn.nn.init as init``,
+# ``from tinycnn.nn.utils import clip_grad_norm_`` (nn is a file, not a package, so Python would not look further).
+sys.modules[f"{__name__}.init"] = init
+sys.modules[f"{__name__}.utils"] = utils
 
 
 class Parameter(Tensor):
