@@ -4,6 +4,13 @@ Every random draw in tinycnn (weight initialisation, augmentation, shuffling)
 takes a ``numpy.random.Generator`` argument; where none is given, it uses the
 default generator here, which ``manual_seed`` resets, as ``torch.manual_seed``
 does. Same seed, same numbers.
+
+``get_rng_state`` and ``set_rng_state`` save and restore the default
+generator, as ``torch.get_rng_state`` / ``set_rng_state``: the state is a
+dict (``bit_generator.state``), which ``tinycnn.save`` stores, where
+PyTorch's is a byte tensor. A resume also needs every other generator the
+run draws from; ``tinycnn.training_state`` collects them all
+(tinycnn/resume.py).
 """
 
 import numpy as np
@@ -20,3 +27,24 @@ def manual_seed(seed):
 
 def default_generator():
     return _default_generator
+
+
+def get_rng_state():
+    """The default generator's state, a dict of numbers and strings (``bit_generator.state``), for a checkpoint."""
+    return _default_generator.bit_generator.state
+
+
+def set_rng_state(state):
+    """Put the default generator back in ``state`` (from ``get_rng_state``).
+
+    The generator is changed in place, not replaced, so that whatever holds
+    it (a loader or an augmentation given ``default_generator()``) draws the
+    restored numbers too.
+    """
+    if not isinstance(state, dict) or "bit_generator" not in state:
+        raise TypeError(f"set_rng_state: takes the dict that get_rng_state() returned, got {type(state).__name__}")
+    kind = type(_default_generator.bit_generator).__name__
+    if state["bit_generator"] != kind:
+        raise ValueError(f"set_rng_state: the state is of a {state['bit_generator']} generator, tinycnn's default "
+                         f"generator is a {kind}; give a state from tinycnn.get_rng_state()")
+    _default_generator.bit_generator.state = dict(state)
