@@ -222,3 +222,13 @@ def test_a_file_that_is_not_a_training_state_is_named(tmp_path):
     tinycnn.save({"model": model.state_dict()}, tmp_path / "weights.npz")
     with pytest.raises(ValueError, match=r"weights\.npz: not a training state"):
         tinycnn.load_training_state(tinycnn.load(tmp_path / "weights.npz"), model=model)
+
+
+def test_manual_seed_reseeds_the_generator_that_objects_made_before_it_hold():
+    from tinycnn.data import Augment
+
+    held = tinycnn.random.default_generator()
+    augment = Augment()  # takes the default generator when made, as the experiments' loaders do
+    tinycnn.manual_seed(7)
+    assert augment.generator is held is tinycnn.random.default_generator()
+    assert np.array_equal(held.random(4), np.random.default_rng(7).random(4))

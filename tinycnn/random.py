@@ -19,9 +19,14 @@ _default_generator = np.random.default_rng(0)
 
 
 def manual_seed(seed):
-    """Reset the default generator to ``seed`` and return it."""
-    global _default_generator
-    _default_generator = np.random.default_rng(seed)
+    """Reset the default generator to ``seed`` and return it.
+
+    Reset in place, as ``torch.manual_seed`` reseeds PyTorch's one default
+    generator: whatever took ``default_generator()`` before the call (a loader
+    or an augmentation made earlier) draws the seeded numbers too, the same
+    ones a fresh ``np.random.default_rng(seed)`` would give.
+    """
+    _default_generator.bit_generator.state = np.random.default_rng(seed).bit_generator.state
     return _default_generator
 
 
