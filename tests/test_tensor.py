@@ -227,7 +227,7 @@ def test_float_and_double_cast_and_the_gradient_comes_back_in_the_inputs_dtype()
     labels = x.long()
     assert labels.dtype == np.int64 and not labels.requires_grad and labels.data.tolist() == [1, -2]
     assert Tensor(np.array([1, 2])).float().dtype == np.float32
-    with pytest.raises(TypeError, match="CPU only"):
+    with pytest.raises(RuntimeError, match="CPU only"):
         x.to("cuda")
 
 

@@ -21,7 +21,9 @@ from numpy import float32, float64, int64
 
 from tinycnn import backend, functional, fusion, nn, optim
 from tinycnn import metrics
-from tinycnn.random import get_rng_state, manual_seed, set_rng_state
+from tinycnn.device import cuda, device
+from tinycnn.functions import argmax, flatten, max, min
+from tinycnn.random import Generator, get_rng_state, manual_seed, set_rng_state
 from tinycnn.resume import load_training_state, training_state
 from tinycnn.serialization import CheckpointError, load, save
 from tinycnn.torch_weights import load_torch_state_dict
@@ -35,7 +37,8 @@ try:
 except _NotInstalled:  # run from a clone that was never installed
     __version__ = "unknown"
 
-__all__ = ["CheckpointError", "Function", "Tensor", "backend", "cat", "enable_grad", "float32", "float64",
+__all__ = ["CheckpointError", "Function", "Generator", "Tensor", "argmax", "backend", "cat", "cuda", "device",
+           "enable_grad", "flatten", "float32", "float64", "max", "min",
            "from_numpy", "functional", "fusion", "get_rng_state", "inference_mode", "int64", "is_grad_enabled",
            "load", "load_torch_state_dict", "load_training_state", "manual_seed", "metrics", "nn", "no_grad", "ones",
            "optim", "randn", "save", "set_grad_enabled", "set_rng_state", "stack", "tensor", "training_state",

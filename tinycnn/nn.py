@@ -171,8 +171,16 @@ class Module:
         for p in self.parameters():
             p.grad = None if set_to_none or p.grad is None else np.zeros_like(p.grad)
 
-    def to(self, dtype):
-        """Convert every parameter and floating-point buffer to ``dtype`` in place (e.g. float64 for gradient checks)."""
+    def to(self, *args, **kwargs):
+        """Convert every parameter and floating-point buffer to ``dtype`` in place (e.g. float64 for gradient checks).
+
+        Takes ``Tensor.to``'s forms: ``model.to(device)`` with a CPU device is the model as it is.
+        """
+        from tinycnn.device import dtype_of_to_arguments
+
+        dtype = dtype_of_to_arguments(type(self).__name__, args, kwargs)
+        if dtype is None:
+            return self
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             p.grad = None

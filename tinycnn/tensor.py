@@ -390,22 +390,20 @@ class Tensor:
         """A copy of the values that stays in the graph: its gradient flows back to this tensor."""
         return Clone.apply(self)
 
-    def to(self, dtype):
+    def to(self, *args, **kwargs):
         """This tensor as ``dtype``; itself when it has that dtype already, as in PyTorch.
 
-        A change between float32 and float64 is recorded (the gradient comes
-        back in this tensor's dtype); a change to an integer or bool dtype
-        leaves the graph, as in PyTorch. ``to("cpu")`` is the tensor itself:
-        tinycnn runs on the CPU only.
+        Takes PyTorch's forms: ``to(dtype)``, ``to("cpu")`` or ``to(device)``
+        (the tensor itself: tinycnn runs on the CPU only, and refuses other
+        devices), ``to(device, dtype)``, ``to(other_tensor)``. A change between
+        float32 and float64 is recorded (the gradient comes back in this
+        tensor's dtype); a change to an integer or bool dtype leaves the
+        graph, as in PyTorch.
         """
-        if isinstance(dtype, str) and dtype.startswith("cpu"):
-            return self
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"to: expected a dtype (tinycnn.float32, tinycnn.float64, tinycnn.int64, ...) or 'cpu', "
-                            f"got {dtype!r}; tinycnn runs on the CPU only") from None
-        if dtype == self.dtype:
+        from tinycnn.device import dtype_of_to_arguments
+
+        dtype = dtype_of_to_arguments("Tensor", args, kwargs)
+        if dtype is None or dtype == self.dtype:
             return self
         if dtype.kind != "f":
             return Tensor(self.data.astype(dtype))

@@ -84,9 +84,11 @@ class Optimizer:
         """Every parameter, group by group: their indices in ``state_dict``, as in PyTorch."""
         return [p for group in self.param_groups for p in group["params"]]
 
-    def zero_grad(self):
+    def zero_grad(self, set_to_none=True):
+        """Forget the gradients: None (PyTorch 2's default), or new arrays of zeros with ``set_to_none=False``
+        (new, not the old ones zeroed: backward may hand one array to two parameters; see ``Module.zero_grad``)."""
         for p in self._parameters():
-            p.grad = None
+            p.grad = None if set_to_none or p.grad is None else np.zeros_like(p.grad)
 
     def step(self):
         for group in self.param_groups:
