@@ -3,8 +3,14 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
+import tinycnn.compile
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "experiments"))  # the experiment scripts import their harness by name
+
+# On a cold cache the compile notice would print into the output of whichever test compiles first, and a test that
+# checks its stderr would fail; tests that start a Python of their own still get it (tests/test_compile_notice.py).
+tinycnn.compile.set_notice(False)
 
 # Kernels compile on first use, so the first example can be slow: no deadline.
 # Examples are derandomized so a CI run is repeatable; run with

@@ -12,7 +12,9 @@ kernel), nn.py (layers), optim/ (updates), data/, train.py.
 
 Importing tinycnn changes nothing in the process (allocator, threads,
 environment); ``tinycnn.memory.keep_freed_memory()`` is an explicit call for
-training programs that want it.
+training programs that want it. It registers one listener of Numba's compile
+events, so that the first compile of a kernel says so on stderr
+(``tinycnn.compile``, which says how to switch that off).
 """
 
 from importlib.metadata import PackageNotFoundError as _NotInstalled, version as _installed_version

@@ -31,12 +31,19 @@ those (``kernels/jit.py``).
   too, and a line on stderr says so, with the end of the helper's output.
 - ``compiling_notice()`` prints one line the first time Numba starts
   compiling inside it, and how long it took at the end; on a warm cache it
-  prints nothing.
+  prints nothing. The experiment scripts wrap their warm-up in it.
+- ``library_notice``: the same line for any other program, the first time
+  one of tinycnn's kernels starts compiling in the process (once, on
+  stderr; ``kernels/jit.py`` hands it Numba's compile events), and how long
+  the compiles took once none has started for ``QUIET_SECONDS``. Off with
+  ``TINYCNN_COMPILE_NOTICE=0`` or ``set_notice(False)``, which silence
+  ``compiling_notice()`` too.
 - ``compile_events()`` records which kernels compiled, for which
   signatures, for how long: ``--report`` prints it.
 """
 
 import argparse
+import atexit
 import contextlib
 import copy
 import inspect
@@ -66,29 +73,56 @@ from tinycnn.kernels.jit import in_cache
 from tinycnn.kernels.linear import linear_backward, linear_forward
 from tinycnn.kernels.log_softmax import log_softmax_backward, log_softmax_forward
 from tinycnn.kernels.nll import nll_backward, nll_forward
-from tinycnn.kernels.relu import relu_backward, relu_forward
+from tinycnn.kernels.relu import relu_backward, relu_forward, relu_forward_naive
 from tinycnn.kernels.fast.threads import compile_loop_for
 from tinycnn.random import default_generator
 from tinycnn.tensor import Tensor, no_grad
 
-NOTICE = ("compiling tinycnn's kernels for this machine with Numba: once (later runs load them from its cache, "
-          "see python -m tinycnn.compile); {estimate} ...")
+NOTICE = ("compiling tinycnn's kernels for this machine with Numba: once (later runs load them from its cache; "
+          "python -m tinycnn.compile compiles them all up front); {estimate} ...")
+NOTICE_SWITCH = "TINYCNN_COMPILE_NOTICE"  # 0, false, no or off: no notice
+LIBRARY_ESTIMATE = "10-40 s"  # a program's first compile, by the ops it uses: a linear layer alone to every op
+QUIET_SECONDS = 2.0  # a compile burst has ended when no kernel has started compiling for this long
+_notice_switch = None  # set_notice's choice; None: the environment's
+
+
+def set_notice(enabled):
+    """Whether the compile notice (the library's and ``compiling_notice()``'s) prints in this process, whatever
+    TINYCNN_COMPILE_NOTICE says."""
+    global _notice_switch
+    _notice_switch = bool(enabled)
+
+
+def notice_enabled():
+    """set_notice's choice if it was called, else False when TINYCNN_COMPILE_NOTICE is 0, false, no or off."""
+    if _notice_switch is not None:
+        return _notice_switch
+    return os.environ.get(NOTICE_SWITCH, "").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _notice_line(estimate):
+    """NOTICE, with ``estimate`` (how long a first compile takes) or, when a common kernel (one that most
+    programs run: the augmentation, ReLU's forward, fast or naive, the linear forward) is in the cache already,
+    a few seconds: then this is not a first run but a kernel file edited since the last one (or a first use
+    of another dtype or op), and only that file's kernels compile."""
+    if any(in_cache(kernel) for kernel in (augment_part, relu_forward, relu_forward_naive, linear_forward)):
+        return NOTICE.format(estimate="a few seconds: only kernels whose file changed, or new to this machine")
+    return NOTICE.format(estimate=f"about {estimate} on a 2-core machine")
 
 
 class _Notice(event.Listener):
-    """Prints NOTICE when the first compile starts; remembers when, so the end can say how long."""
+    """Prints NOTICE when the first compile starts, unless the process has printed it already; remembers when, so
+    the end can say how long."""
 
     def __init__(self, estimate):
-        self.estimate, self.started = estimate, None
+        self.estimate, self.started, self.asked = estimate, None, False
 
     def on_start(self, compile_event):
-        if self.started is None:
-            # The augmentation already in the cache: not a first run, but a kernel file edited since the last one
-            # (or a first use of another dtype or op), and only that file's kernels compile.
-            estimate = (f"about {self.estimate} on a 2-core machine" if not in_cache(augment_part)
-                        else "a few seconds: only kernels whose file changed, or new to this machine")
-            print(NOTICE.format(estimate=estimate), flush=True)
-            self.started = time.perf_counter()
+        if not self.asked and notice_enabled():
+            self.asked = True
+            if library_notice.take_the_line():
+                print(_notice_line(self.estimate), flush=True)
+                self.started = time.perf_counter()
 
     def on_end(self, compile_event):
         pass
@@ -100,13 +134,89 @@ def compiling_notice(estimate="8 s"):
 
     ``estimate``: how long a first compile of everything takes (the study's models: 6-8 s on a 2-core
     machine; python -m tinycnn.compile, every op: 13-15 s). When only some kernels compile, the line says
-    a few seconds instead.
+    a few seconds instead. The line prints once per process: the library's notice keeps quiet within the
+    block, and after it if the block printed.
     """
     notice = _Notice(estimate)
-    with event.install_listener("numba:compile", notice):
-        yield
+    library_notice.blocks_open += 1
+    try:
+        with event.install_listener("numba:compile", notice):
+            yield
+    finally:
+        library_notice.blocks_open -= 1
     if notice.started is not None:
         print(f"compiled in {time.perf_counter() - notice.started:.1f} s", flush=True)
+
+
+class _LibraryNotice:
+    """The notice of a program that uses tinycnn as a library: ``kernels/jit.py`` calls ``on_start`` and
+    ``on_end`` around each compile of a tinycnn kernel (Numba compiles one function at a time per process).
+
+    The first start prints NOTICE on stderr and starts a thread that waits
+    until no kernel has been compiling for QUIET_SECONDS, prints how long
+    the compiles took, from the first start to the last end, and stops; if
+    the program ends sooner, that line prints at exit. Once per process:
+    after that, or after a ``compiling_notice()`` block printed the line,
+    later compiles print nothing.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.state = "waiting"  # "compiling" from the first line to the second; "done" after, or a block printed
+        self.blocks_open = 0  # compiling_notice() blocks: they print the line instead
+        self.depth = 0  # compiles under way: a kernel's compile holds those of the kernels it calls
+        self.started = self.last_end = self.stream = None
+
+    def take_the_line(self):
+        """For a compiling_notice() block: True if the line is not printed yet in this process (the block prints
+        it, and this notice never will)."""
+        with self.lock:
+            if self.state != "waiting":
+                return False
+            self.state = "done"
+            return True
+
+    def on_start(self):
+        if self.state == "done":  # the usual case after the first burst: no lock taken
+            return
+        with self.lock:
+            if self.state == "waiting" and not self.blocks_open and notice_enabled():
+                self.stream = sys.stderr  # the second line goes where the first went, whatever stderr is by then
+                print(_notice_line(LIBRARY_ESTIMATE), file=self.stream, flush=True)
+                self.state, self.started = "compiling", time.perf_counter()
+                threading.Thread(target=self._wait_for_quiet, name="tinycnn compile notice", daemon=True).start()
+                atexit.register(self._say_how_long)
+            if self.state == "compiling":
+                self.depth += 1
+
+    def on_end(self):
+        if self.state != "compiling":
+            return
+        with self.lock:
+            if self.state == "compiling":
+                self.depth -= 1
+                if self.depth == 0:
+                    self.last_end = time.perf_counter()
+
+    def _wait_for_quiet(self):
+        while self.state == "compiling":
+            time.sleep(QUIET_SECONDS / 4)
+            self._say_how_long(when_quiet=True)
+
+    def _say_how_long(self, when_quiet=False):
+        """The second line, once; with ``when_quiet``, only if no kernel has been compiling for QUIET_SECONDS."""
+        with self.lock:
+            if self.state != "compiling":
+                return
+            quiet = self.depth == 0 and time.perf_counter() - self.last_end >= QUIET_SECONDS
+            if when_quiet and not quiet:
+                return
+            ended = self.last_end if self.depth == 0 else time.perf_counter()
+            print(f"compiled in {ended - self.started:.1f} s", file=self.stream, flush=True)
+            self.state = "done"
+
+
+library_notice = _LibraryNotice()
 
 
 class _Recorder(event.Listener):

@@ -41,6 +41,12 @@ its ``_cache_file`` and that file's ``_source_stamp``) and on the
 dispatcher's ``_cache`` attribute; ``tests/test_numba_internals.py`` names
 each, so that a Numba release that moves one fails there with a clear
 message.
+
+Importing this module also registers one listener of Numba's compile events,
+which hands the start and end of each compile of a tinycnn kernel to the
+compile notice (``tinycnn/compile.py``: one line on stderr the first time
+one compiles in a process). Numba sends these events only when it compiles,
+never when it calls or loads machine code, so a call costs what it did.
 """
 
 import ast
@@ -54,6 +60,7 @@ import sys
 import types
 
 import numba
+from numba.core import event
 from numba.core.caching import FunctionCache
 from numba.core.dispatcher import Dispatcher
 
@@ -75,6 +82,22 @@ def njit(function=None, **options):
         return dispatcher
 
     return compile_with_our_cache if function is None else compile_with_our_cache(function)
+
+
+class _OurCompiles(event.Listener):
+    """Hands each compile of a tinycnn kernel to ``tinycnn.compile.library_notice``, imported at the first one
+    (importing it here would add its imports, the data pipeline's among them, to every ``import tinycnn``)."""
+
+    def on_start(self, compile_event):
+        if _is_ours(compile_event.data["dispatcher"].py_func.__module__):
+            importlib.import_module(f"{PACKAGE}.compile").library_notice.on_start()
+
+    def on_end(self, compile_event):
+        if _is_ours(compile_event.data["dispatcher"].py_func.__module__):
+            importlib.import_module(f"{PACKAGE}.compile").library_notice.on_end()
+
+
+event.register("numba:compile", _OurCompiles())
 
 
 # The parallel options of every tinycnn kernel that has a prange loop: parallelise that loop and nothing
