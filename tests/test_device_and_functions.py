@@ -64,3 +64,12 @@ def test_optimizer_zero_grad_takes_set_to_none():
     assert all(np.array_equal(p.grad, np.zeros_like(p.data)) for p in model.parameters())
     optimizer.zero_grad()
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_tolist_and_requires_grad_in_place():
+    x = tinycnn.tensor([[1.0, 2.0]])
+    assert x.tolist() == [[1.0, 2.0]] and tinycnn.tensor(3).tolist() == 3
+    assert x.requires_grad_() is x and x.requires_grad
+    (x * x).sum().backward()
+    assert x.grad.tolist() == [[2.0, 4.0]]
+    assert not x.requires_grad_(False).requires_grad

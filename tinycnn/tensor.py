@@ -353,6 +353,15 @@ class Tensor:
     def item(self):
         return self.data.item()
 
+    def tolist(self):
+        """The values as nested Python lists (a number for a 0-d tensor), as ``torch.Tensor.tolist``."""
+        return self.data.tolist()
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` in place and return the tensor, as ``torch.Tensor.requires_grad_``."""
+        self.requires_grad = bool(requires_grad)
+        return self
+
     def __float__(self):
         return float(self._one_value("float"))
 

@@ -1,0 +1,92 @@
+"""The list of tinycnn's public API, made from the package itself: ``python -m tinycnn.api_list > docs/api.md``.
+
+Every public function, class and method a PyTorch user reaches for, by
+namespace, each with the first line of its docstring. docs/api.md is this
+module's output, and tests/test_api_list.py fails when the two differ, so
+the list cannot go stale: a new op shows up in the test's diff until the
+file is made again.
+
+A name is listed when it is defined in the namespace's own package (not
+NumPy's ``np`` or Python's ``math`` that a module happens to import) and
+does not start with an underscore.
+"""
+
+import inspect
+import sys
+
+
+def _first_line(obj):
+    doc = inspect.getdoc(obj) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _public(namespace, keep):
+    """(name, object) pairs of ``namespace`` that ``keep`` accepts, defined inside tinycnn, in name order."""
+    names = getattr(namespace, "__all__", None) or [name for name in vars(namespace) if not name.startswith("_")]
+    pairs = []
+    for name in sorted(set(names), key=str.lower):
+        obj = getattr(namespace, name, None)
+        module = getattr(obj, "__module__", "") or ""
+        if obj is not None and keep(obj) and module.startswith("tinycnn"):
+            pairs.append((name, obj))
+    return pairs
+
+
+def _is_function(obj):
+    return inspect.isfunction(obj) or inspect.isbuiltin(obj)
+
+
+def _is_class(obj):
+    return inspect.isclass(obj)
+
+
+def _is_module_class(obj):
+    from tinycnn.nn import Module
+    return inspect.isclass(obj) and issubclass(obj, Module)
+
+
+def sections():
+    """[(title, [(name, first docstring line)])] for every public namespace."""
+    import tinycnn
+    import tinycnn.functional as F
+    from tinycnn import data, metrics, nn, optim
+    from tinycnn.data import transforms
+    from tinycnn.optim import lr_scheduler
+
+    def listed(namespace, keep, prefix):
+        return [(f"{prefix}{name}", _first_line(obj)) for name, obj in _public(namespace, keep)]
+
+    tensor_methods = [(f"Tensor.{name}", _first_line(member))
+                      for name, member in sorted(vars(tinycnn.Tensor).items(), key=lambda item: item[0].lower())
+                      if not name.startswith("_") and (callable(member) or isinstance(member, property))]
+    optimizers = [(name, line) for name, line in listed(optim, _is_class, "optim.") if name != "optim.Optimizer"]
+    return [
+        ("tinycnn (as torch)", listed(tinycnn, lambda obj: _is_function(obj) or _is_class(obj), "tinycnn.")),
+        ("Tensor methods and properties", tensor_methods),
+        ("tinycnn.functional (as torch.nn.functional)",
+         listed(F, lambda obj: _is_function(obj) and obj.__module__ == F.__name__, "F.")),
+        ("tinycnn.nn modules (as torch.nn)", listed(nn, _is_module_class, "nn.")),
+        ("tinycnn.nn.init", listed(nn.init, _is_function, "nn.init.")),
+        ("tinycnn.nn.utils", listed(nn.utils, _is_function, "nn.utils.")),
+        ("tinycnn.optim", optimizers),
+        ("tinycnn.optim.lr_scheduler", listed(lr_scheduler, _is_class, "lr_scheduler.")),
+        ("tinycnn.data (as torch.utils.data and torchvision.datasets)",
+         listed(data, lambda obj: _is_function(obj) or _is_class(obj), "data.")),
+        ("tinycnn.data.transforms (as torchvision.transforms)", listed(transforms, _is_class, "transforms.")),
+        ("tinycnn.metrics", listed(metrics, _is_function, "metrics.")),
+    ]
+
+
+def markdown():
+    lines = ["# tinycnn's public API", "",
+             "Made by `python -m tinycnn.api_list > docs/api.md`; `tests/test_api_list.py` checks that this file",
+             "is what that command prints. What differs from PyTorch: README.md, \"Differences from PyTorch\".", ""]
+    for title, entries in sections():
+        lines += [f"## {title}", "", "| name | what it is |", "|---|---|"]
+        lines += [f"| `{name}` | {line.replace('|', '/')} |" for name, line in entries]
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown())
