@@ -73,3 +73,20 @@ def test_tolist_and_requires_grad_in_place():
     (x * x).sum().backward()
     assert x.grad.tolist() == [[2.0, 4.0]]
     assert not x.requires_grad_(False).requires_grad
+
+
+def test_pytorch_positional_arguments_mean_the_same_and_unsupported_values_are_refused():
+    conv = nn.Conv2d(1, 8, 3, 1, 1, 1, 1, False)  # in, out, kernel, stride, padding, dilation, groups, bias
+    assert conv.bias is None and conv.padding == (1, 1)
+    for make, named in [(lambda: nn.Conv2d(1, 8, 3, 1, 1, 2), "dilation=2"),
+                        (lambda: nn.Conv2d(4, 8, 3, groups=4), "groups=4"),
+                        (lambda: nn.Conv2d(1, 8, 3, padding_mode="reflect"), "padding_mode='reflect'"),
+                        (lambda: nn.MaxPool2d(3, 2, 1), "padding=1"),
+                        (lambda: nn.MaxPool2d(2, ceil_mode=True), "ceil_mode=True"),
+                        (lambda: nn.AvgPool2d(2, padding=1), "padding=1")]:
+        with pytest.raises(ValueError, match=named.replace("(", r"\(")):
+            make()
+    assert isinstance(nn.ReLU(inplace=True), nn.ReLU) and nn.Dropout(0.1, True).p == 0.1
+    x = tinycnn.randn(2, 3, 4, 5)
+    assert nn.Flatten(1, 2)(x).shape == (2, 12, 5) and nn.Flatten()(x).shape == (2, 60)
+    assert nn.Linear(3, 2, device="cpu").weight.shape == (2, 3)

@@ -258,6 +258,25 @@ def _kernel_size(op, value):
     return int(pair[0]), int(pair[1])
 
 
+def _refuse_unsupported(op, **arguments):
+    """Refuse, naming it, any of PyTorch's arguments given a value tinycnn's kernels cannot honour.
+
+    arguments: name=(value, the value tinycnn supports, what tinycnn lacks). PyTorch's signatures are kept, so
+    that a positional call means the same in both engines (``Conv2d(1, 8, 3, 1, 1, 2)``'s 2 is a dilation, not
+    a bias), and a value other than the supported one fails here rather than being ignored.
+    """
+    for name, (value, supported, lacking) in arguments.items():
+        if value != supported:
+            raise ValueError(f"{op}: {name}={value!r} is not supported ({lacking}); leave it at {supported!r}")
+
+
+def _check_device(device):
+    if device is not None:
+        from tinycnn.device import device as cpu_only
+
+        cpu_only(device)  # refuses any device but the CPU, saying why
+
+
 def _uniform(shape, bound, generator, dtype):
     generator = default_generator() if generator is None else generator
     return generator.uniform(-bound, bound, size=shape).astype(dtype)
@@ -281,9 +300,13 @@ class Conv2d(Module):
     Shape: input (N, in_channels, H, W) -> output (N, out_channels, OH, OW).
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
-                 generator=None, dtype=DEFAULT_DTYPE):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", device=None, dtype=DEFAULT_DTYPE, *, generator=None):
         super().__init__()
+        _refuse_unsupported("Conv2d", dilation=(F._pair("Conv2d", "dilation", dilation), 1, "no dilated kernels"),
+                            groups=(groups, 1, "no grouped or depthwise convolutions"),
+                            padding_mode=(padding_mode, "zeros", "zero padding only"))
+        _check_device(device)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = _kernel_size("Conv2d", kernel_size)
         one_stride = F._pair("Conv2d", "stride", stride)
@@ -313,8 +336,9 @@ class Linear(Module):
     Shape: input (N, in_features) -> output (N, out_features).
     """
 
-    def __init__(self, in_features, out_features, bias=True, generator=None, dtype=DEFAULT_DTYPE):
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=DEFAULT_DTYPE, *, generator=None):
         super().__init__()
+        _check_device(device)
         self.in_features, self.out_features = in_features, out_features
         bound = 1.0 / math.sqrt(in_features)
         self.weight = Parameter(_uniform((out_features, in_features), bound, generator, dtype))
@@ -341,9 +365,10 @@ class BatchNorm2d(Module):
     Shape: input (N, num_features, H, W) -> output the same.
     """
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
                  dtype=DEFAULT_DTYPE):
         super().__init__()
+        _check_device(device)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
@@ -372,8 +397,11 @@ class BatchNorm2d(Module):
 class MaxPool2d(Module):
     """Max pooling, as ``torch.nn.MaxPool2d`` (no padding, floor sizes; stride defaults to the kernel)."""
 
-    def __init__(self, kernel_size, stride=None):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
+        _refuse_unsupported("MaxPool2d", padding=(padding, 0, "no padded pools"), dilation=(dilation, 1, "no dilation"),
+                            return_indices=(return_indices, False, "the winners stay inside the kernels"),
+                            ceil_mode=(ceil_mode, False, "floor sizes only"))
         self.kernel_size, self.stride = kernel_size, stride
 
     def forward(self, input):
@@ -386,8 +414,12 @@ class MaxPool2d(Module):
 class AvgPool2d(Module):
     """Average pooling, as ``torch.nn.AvgPool2d`` (no padding, floor sizes; stride defaults to the kernel)."""
 
-    def __init__(self, kernel_size, stride=None):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
         super().__init__()
+        _refuse_unsupported("AvgPool2d", padding=(padding, 0, "no padded pools"),
+                            ceil_mode=(ceil_mode, False, "floor sizes only"),
+                            divisor_override=(divisor_override, None, "the divisor is the window's size"))
         self.kernel_size, self.stride = kernel_size, stride
 
     def forward(self, input):
@@ -414,9 +446,9 @@ class AdaptiveAvgPool2d(Module):
 class Dropout(Module):
     """Zero each value with probability p in training (scaling the rest by 1/(1-p)); the identity in eval."""
 
-    def __init__(self, p=0.5, generator=None):
-        super().__init__()
-        self.p, self.generator = p, generator
+    def __init__(self, p=0.5, inplace=False, *, generator=None):
+        super().__init__()  # inplace: accepted; the output is a new array either way, with the same values
+        self.p, self.inplace, self.generator = p, inplace, generator
 
     def forward(self, input):
         return F.dropout(input, self.p, self.training, self.generator)
@@ -433,17 +465,25 @@ class Dropout2d(Dropout):
 
 
 class ReLU(Module):
+    """max(x, 0). ``inplace=True`` is accepted: the output is a new array either way, with the same values."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, input):
         return F.relu(input)
 
 
 class Flatten(Module):
-    def __init__(self, start_dim=1):
+    def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
-        self.start_dim = start_dim
+        self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, input):
-        return F.flatten(input, self.start_dim)
+        if self.end_dim == -1:
+            return F.flatten(input, self.start_dim)
+        return input.flatten(self.start_dim, self.end_dim)
 
 
 class Identity(Module):
