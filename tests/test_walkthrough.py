@@ -60,6 +60,14 @@ def test_every_tinycnn_block_of_readme_runs(capsys):
     assert "3 ['0.bias', '0.weight', '1.bias'" in capsys.readouterr().out
 
 
+def test_every_block_of_the_pytorch_page_runs(capsys):
+    """docs/pytorch.md's examples (data, losses and utilities, resuming) run as written."""
+    blocks = python_blocks(REPO / "docs" / "pytorch.md")
+    assert len(blocks) >= 3
+    for number, block in enumerate(blocks, start=1):
+        exec(compile(block, f"docs/pytorch.md, block {number}", "exec"), {"__name__": "pytorch_page"})
+
+
 def test_readme_models_are_the_same_in_tinycnn_and_pytorch():
     """The two MinimalNet blocks of README: ours builds and runs; with PyTorch installed, theirs gives our output."""
     import numpy as np
