@@ -203,3 +203,16 @@ def test_a_zero_std_or_an_impossible_crop_is_refused_before_the_kernel_runs():
         Augment(std=0.0, generator=np.random.default_rng(0))(images)
     with pytest.raises(ValueError, match="crop"):
         Augment(crop_size=0, generator=np.random.default_rng(0))(images)
+
+
+def test_augment_takes_torchvisions_one_element_mean_and_std_and_refuses_more_channels():
+    from tinycnn.data import Augment
+
+    pictures = np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    as_tuples = Augment(mean=(0.1307,), std=[0.3081], generator=np.random.default_rng(1))(pictures)
+    as_numbers = Augment(mean=0.1307, std=0.3081, generator=np.random.default_rng(1))(pictures)
+    assert np.array_equal(as_tuples, as_numbers)
+    with pytest.raises(ValueError, match="one-channel images, so mean is one number"):
+        Augment(mean=(0.5, 0.5))
+    with pytest.raises(ValueError, match="needs std > 0"):
+        Augment(std=0.0)

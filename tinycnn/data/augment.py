@@ -283,16 +283,27 @@ class Normalize:
         return out if self.dtype is None else out.astype(self.dtype, copy=False)
 
 
-def _per_channel(name, value):
+def _per_channel(name, value, op="Normalize"):
     """Normalize's ``mean`` or ``std`` (a number, or a sequence of one per channel) as a 1-D float64 array."""
     try:
         values = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         values = None
     if values is None or values.ndim > 1 or values.size == 0 or not np.isfinite(values).all():
-        raise ValueError(f"Normalize: {name} must be a finite number or a sequence of them, one per channel (e.g. "
+        raise ValueError(f"{op}: {name} must be a finite number or a sequence of them, one per channel (e.g. "
                          f"(0.5,) or (0.485, 0.456, 0.406)), got {value!r}")
     return values.reshape(-1)
+
+
+def _one_channel_value(name, value):
+    """Augment's ``mean`` or ``std``: a number or a one-element sequence, torchvision's ``(0.1307,)``, as a float."""
+    values = _per_channel(name, value, op="Augment")
+    if values.size != 1:
+        raise ValueError(f"Augment: the study's augmentation takes one-channel images, so {name} is one number "
+                         f"(or a one-element sequence such as (0.1307,)), got {value!r}")
+    if name == "std" and values[0] <= 0:
+        raise ValueError(f"Augment: needs std > 0, got {value!r}")
+    return float(values[0])
 
 
 class Augment:
@@ -305,7 +316,8 @@ class Augment:
                  generator=None, dtype=np.float32, translate=0.0):
         self.crop_size, self.crop_probability, self.degrees = crop_size, crop_probability, degrees
         self.translate = translate
-        self.mean, self.std, self.dtype = mean, std, dtype
+        self.mean, self.std = (_one_channel_value(name, value) for name, value in (("mean", mean), ("std", std)))
+        self.dtype = dtype
         self.generator = default_generator() if generator is None else generator
 
     def __call__(self, images):
