@@ -16,7 +16,8 @@ import sys
 
 
 def _first_line(obj):
-    doc = inspect.getdoc(obj) or ""
+    # a class's own docstring only: inspect.getdoc would give a subclass without one its base class's
+    doc = (obj.__doc__ if inspect.isclass(obj) else inspect.getdoc(obj)) or ""
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
@@ -24,7 +25,7 @@ def _public(namespace, keep):
     """(name, object) pairs of ``namespace`` that ``keep`` accepts, defined inside tinycnn, in name order."""
     names = getattr(namespace, "__all__", None) or [name for name in vars(namespace) if not name.startswith("_")]
     pairs = []
-    for name in sorted(set(names), key=str.lower):
+    for name in sorted(set(names), key=lambda name: (name.lower(), name)):  # tensor and Tensor: always one order
         obj = getattr(namespace, name, None)
         module = getattr(obj, "__module__", "") or ""
         if obj is not None and keep(obj) and module.startswith("tinycnn"):
@@ -53,6 +54,10 @@ def sections():
     from tinycnn.data import transforms
     from tinycnn.optim import lr_scheduler
 
+    def own_function(namespace):
+        """Functions defined in ``namespace`` itself, not helpers it imports (``default_generator``, say)."""
+        return lambda obj: _is_function(obj) and obj.__module__ == namespace.__name__
+
     def listed(namespace, keep, prefix):
         return [(f"{prefix}{name}", _first_line(obj)) for name, obj in _public(namespace, keep)]
 
@@ -63,17 +68,16 @@ def sections():
     return [
         ("tinycnn (as torch)", listed(tinycnn, lambda obj: _is_function(obj) or _is_class(obj), "tinycnn.")),
         ("Tensor methods and properties", tensor_methods),
-        ("tinycnn.functional (as torch.nn.functional)",
-         listed(F, lambda obj: _is_function(obj) and obj.__module__ == F.__name__, "F.")),
+        ("tinycnn.functional (as torch.nn.functional)", listed(F, own_function(F), "F.")),
         ("tinycnn.nn modules (as torch.nn)", listed(nn, _is_module_class, "nn.")),
-        ("tinycnn.nn.init", listed(nn.init, _is_function, "nn.init.")),
-        ("tinycnn.nn.utils", listed(nn.utils, _is_function, "nn.utils.")),
+        ("tinycnn.nn.init", listed(nn.init, own_function(nn.init), "nn.init.")),
+        ("tinycnn.nn.utils", listed(nn.utils, own_function(nn.utils), "nn.utils.")),
         ("tinycnn.optim", optimizers),
         ("tinycnn.optim.lr_scheduler", listed(lr_scheduler, _is_class, "lr_scheduler.")),
         ("tinycnn.data (as torch.utils.data and torchvision.datasets)",
          listed(data, lambda obj: _is_function(obj) or _is_class(obj), "data.")),
         ("tinycnn.data.transforms (as torchvision.transforms)", listed(transforms, _is_class, "transforms.")),
-        ("tinycnn.metrics", listed(metrics, _is_function, "metrics.")),
+        ("tinycnn.metrics", listed(metrics, own_function(metrics), "metrics.")),
     ]
 
 

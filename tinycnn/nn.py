@@ -476,6 +476,8 @@ class ReLU(Module):
 
 
 class Flatten(Module):
+    """Merge dimensions ``start_dim`` to ``end_dim`` into one, as ``torch.nn.Flatten``: (N, C, H, W) -> (N, C*H*W)."""
+
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
         self.start_dim, self.end_dim = start_dim, end_dim

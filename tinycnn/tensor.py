@@ -53,6 +53,7 @@ _grad_mode = _GradMode()
 
 
 def is_grad_enabled():
+    """Whether operations are being recorded for backward now (False inside ``no_grad``)."""
     return _grad_mode.enabled
 
 
@@ -325,14 +326,17 @@ class Tensor:
 
     @property
     def shape(self):
+        """The sizes of the dimensions, a tuple (PyTorch's is a ``torch.Size``, also a tuple)."""
         return self.data.shape
 
     @property
     def dtype(self):
+        """The NumPy dtype of the values: ``tinycnn.float32`` is ``numpy.float32``."""
         return self.data.dtype
 
     @property
     def ndim(self):
+        """The number of dimensions."""
         return len(self.shape)
 
     def size(self, dim=None):
@@ -344,6 +348,7 @@ class Tensor:
         return math.prod(self.shape)
 
     def numpy(self):
+        """The values as a NumPy array: the tensor's own array, not a copy, as PyTorch shares its memory."""
         return self.data
 
     def __array__(self, dtype=None, copy=None):
@@ -351,6 +356,7 @@ class Tensor:
         return np.array(self.data, dtype=dtype, copy=copy)
 
     def item(self):
+        """The one value of a one-value tensor, as a Python number."""
         return self.data.item()
 
     def tolist(self):
@@ -507,9 +513,11 @@ class Tensor:
         return MatMul.apply(_matmul_operand(other, self), self)
 
     def exp(self):
+        """e to the power of each value."""
         return Exp.apply(_float_only("exp", self))
 
     def log(self):
+        """The natural logarithm of each value."""
         return Log.apply(_float_only("log", self))
 
     def softmax(self, dim):
@@ -563,6 +571,7 @@ class Tensor:
         return Sum.apply(self, dim=_dims("sum", dim, self.ndim), keepdim=keepdim)
 
     def mean(self, dim=None, keepdim=False):
+        """The mean over ``dim`` (every value without it), of a float tensor, as ``torch.mean``."""
         if self.dtype.kind != "f":
             raise TypeError(f"mean: needs a float tensor, got {self.dtype}, as in PyTorch; count with .sum(), "
                             "which gives int64, or make the tensor float first")
@@ -605,6 +614,7 @@ class Tensor:
     # ----- shapes: views of the same values, laid out anew --------------------------------------
 
     def reshape(self, *shape):
+        """The same values in another shape, ``reshape(2, -1)`` or ``reshape((2, -1))``; the gradient flows back."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return Reshape.apply(self, shape=shape)
