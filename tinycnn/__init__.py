@@ -20,11 +20,13 @@ events, so that the first compile of a kernel says so on stderr
 from importlib.metadata import PackageNotFoundError as _NotInstalled, version as _installed_version
 
 from numpy import float32, float64, int64
+from numpy import bool_ as bool, float32 as float, float64 as double, int32 as int, int64 as long  # noqa: A004
 
 from tinycnn import backend, functional, fusion, nn, optim
 from tinycnn import metrics
 from tinycnn.device import cuda, device
-from tinycnn.functions import argmax, flatten, max, min
+from tinycnn.functions import (allclose, arange, argmax, equal, flatten, get_num_threads, is_tensor, max, min,
+                               set_num_threads)
 from tinycnn.random import Generator, get_rng_state, manual_seed, set_rng_state
 from tinycnn.resume import load_training_state, training_state
 from tinycnn.serialization import CheckpointError, load, save
@@ -40,7 +42,8 @@ except _NotInstalled:  # run from a clone that was never installed
     __version__ = "unknown"
 
 __all__ = ["CheckpointError", "Function", "Generator", "Tensor", "argmax", "backend", "cat", "cuda", "device",
-           "enable_grad", "flatten", "float32", "float64", "max", "min",
+           "enable_grad", "flatten", "float32", "float64", "max", "min", "allclose", "arange", "equal",
+           "get_num_threads", "is_tensor", "set_num_threads", "float", "double", "long", "int", "bool",
            "from_numpy", "functional", "fusion", "get_rng_state", "inference_mode", "int64", "is_grad_enabled",
            "load", "load_torch_state_dict", "load_training_state", "manual_seed", "metrics", "nn", "no_grad", "ones",
            "optim", "randn", "save", "set_grad_enabled", "set_rng_state", "stack", "tensor", "training_state",

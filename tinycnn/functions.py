@@ -1,7 +1,10 @@
-"""``torch.flatten``, ``torch.argmax``, ``torch.max``, ``torch.min``: Tensor methods called as functions of the
-package, as PyTorch scripts call them (``torch.flatten(x, 1)`` in a forward, ``torch.max(outputs, 1)`` in an
-evaluation loop). Their own file, because ``max`` and ``min`` would hide Python's builtins in tensor.py.
+"""``torch.flatten``, ``argmax``, ``max``, ``min``, ``equal``, ``allclose``, ``is_tensor``, ``arange``,
+``set_num_threads``: the functions of the package PyTorch scripts call (``torch.flatten(x, 1)`` in a forward,
+``torch.max(outputs, 1)`` in an evaluation loop), most of them Tensor methods in another form. Their own file,
+because ``max`` and ``min`` would hide Python's builtins in tensor.py.
 """
+
+import numpy as np
 
 from tinycnn.tensor import Tensor
 
@@ -32,3 +35,45 @@ def max(input, dim=None, keepdim=False):
 def min(input, dim=None, keepdim=False):
     """``input.min(dim, keepdim)``, as ``torch.min``."""
     return _as_tensor("min", input).min(dim, keepdim)
+
+
+def equal(input, other):
+    """True if the two tensors have the same shape and the same values, as ``torch.equal``."""
+    a, b = _as_tensor("equal", input), _as_tensor("equal", other)
+    return a.shape == b.shape and bool(np.array_equal(a.data, b.data))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|input - other| <= atol + rtol * |other| everywhere, as ``torch.allclose``."""
+    a, b = _as_tensor("allclose", input), _as_tensor("allclose", other)
+    return bool(np.allclose(a.data, b.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def is_tensor(obj):
+    """Whether ``obj`` is a tinycnn Tensor, as ``torch.is_tensor``."""
+    return isinstance(obj, Tensor)
+
+
+def arange(start, end=None, step=1, *, dtype=None, requires_grad=False):
+    """``start, start + step, ...`` below ``end`` (``arange(n)``: 0 to n - 1), as ``torch.arange``: int64 for
+    integer arguments, float32 if any is a float, unless ``dtype`` says otherwise."""
+    start, end = (0, start) if end is None else (start, end)
+    if dtype is None:
+        dtype = np.float32 if any(isinstance(v, float) for v in (start, end, step)) else np.int64
+    return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
+
+
+def set_num_threads(count):
+    """The threads tinycnn's kernels use (Numba's parallel loops and BLAS), as ``torch.set_num_threads``."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(int(count))
+    threadpool_limits(limits=int(count), user_api="blas")  # set now and kept: the object is not used to restore
+
+
+def get_num_threads():
+    """The threads tinycnn's parallel kernels use, as ``torch.get_num_threads``."""
+    import numba
+
+    return numba.get_num_threads()

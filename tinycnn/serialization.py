@@ -97,7 +97,18 @@ def _check_kind(path):
         raise CheckpointError(f"{path}: no such file") from None
     except OSError as error:
         raise CheckpointError(f"{path}: cannot be read ({error.strerror})") from None
-    if start.startswith(ZIP_MAGIC) or start.startswith(NPY_MAGIC):
+    if start.startswith(ZIP_MAGIC):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return  # a damaged file: np.load's error below names it
+        if any(name.endswith("data.pkl") for name in names):  # PyTorch's files are zips too: say where to read one
+            raise CheckpointError(f"{path}: a file written by torch.save, not by tinycnn.save; read a PyTorch "
+                                  "state_dict with tinycnn.load_torch_state_dict(path) (without PyTorch, and without "
+                                  "running the file), then model.load_state_dict(...)")
+        return
+    if start.startswith(NPY_MAGIC):
         return
     if not start:
         raise CheckpointError(f"{path}: an empty file, not a checkpoint")
@@ -108,8 +119,21 @@ def _check_kind(path):
                           ".npz checkpoints")
 
 
-def load(path):
-    """Read a checkpoint written by ``save``; raises CheckpointError (naming the file) if it cannot."""
+def load(path, map_location=None, weights_only=None, **pickle_options):
+    """Read a checkpoint written by ``save``; raises CheckpointError (naming the file) if it cannot.
+
+    ``map_location`` and ``weights_only`` are PyTorch's arguments, accepted so that ``torch.load(path,
+    map_location=device)`` runs as written: a CPU device is the only one (any other is refused), and a
+    checkpoint never holds code to run, whatever ``weights_only`` says. A file PyTorch wrote is read with
+    ``tinycnn.load_torch_state_dict`` instead, which this says if it is given one.
+    """
+    if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
+        from tinycnn.device import device
+
+        device(map_location)  # refuses anything but the CPU, saying why
+    if pickle_options:
+        raise TypeError(f"load: unexpected keyword argument {sorted(pickle_options)[0]!r} (tinycnn's checkpoints "
+                        "are not pickles)")
     path = Path(path)
     _check_kind(path)
     try:

@@ -468,28 +468,28 @@ class Tensor:
     # ----- element-wise arithmetic with broadcasting -------------------------------
 
     def __add__(self, other):
-        return Add.apply(self, _operand(other, self, "add"))
+        return Add.apply(*_operands(self, other, "add"))
 
     def __radd__(self, other):
-        return Add.apply(_operand(other, self, "add"), self)
+        return Add.apply(*reversed(_operands(self, other, "add")))
 
     def __sub__(self, other):
-        return Sub.apply(self, _operand(other, self, "sub"))
+        return Sub.apply(*_operands(self, other, "sub"))
 
     def __rsub__(self, other):
-        return Sub.apply(_operand(other, self, "sub"), self)
+        return Sub.apply(*reversed(_operands(self, other, "sub")))
 
     def __mul__(self, other):
-        return Mul.apply(self, _operand(other, self, "mul"))
+        return Mul.apply(*_operands(self, other, "mul"))
 
     def __rmul__(self, other):
-        return Mul.apply(_operand(other, self, "mul"), self)
+        return Mul.apply(*reversed(_operands(self, other, "mul")))
 
     def __truediv__(self, other):
-        return Div.apply(self, _operand(other, self, "div"))
+        return Div.apply(*_operands(self, other, "div", divide=True))
 
     def __rtruediv__(self, other):
-        return Div.apply(_operand(other, self, "div"), self)
+        return Div.apply(*reversed(_operands(self, other, "div", divide=True)))
 
     def __neg__(self):
         return Mul.apply(self, Tensor(np.array(-1, dtype=self.dtype)))
@@ -519,6 +519,51 @@ class Tensor:
     def log(self):
         """The natural logarithm of each value."""
         return Log.apply(_float_only("log", self))
+
+    def abs(self):
+        """|x| for each value; its gradient is sign(x) (0 at 0, as PyTorch's)."""
+        return Abs.apply(self)
+
+    def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
+        """The variance over ``dim`` (every value without it), divided by count - correction (1: Bessel's
+        correction, PyTorch's default; ``unbiased=False`` is correction 0). Made of mean, sub, mul and sum, so its
+        gradient is theirs."""
+        correction = (1 if unbiased else 0) if unbiased is not None else correction
+        dims = range(self.ndim) if dim is None else ((dim,) if isinstance(dim, int) else dim)
+        count = math.prod(self.shape[d] for d in dims)
+        centred = self - self.mean(dim=dim, keepdim=True)
+        return (centred * centred).sum(dim, keepdim=keepdim) / max(count - correction, 0)
+
+    def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
+        """The square root of ``var`` with the same arguments, as ``torch.std``."""
+        return self.var(dim, keepdim, correction=correction, unbiased=unbiased) ** 0.5
+
+    def cpu(self):
+        """The tensor itself: tinycnn runs on the CPU only."""
+        return self
+
+    def dim(self):
+        """The number of dimensions, as ``ndim``."""
+        return self.ndim
+
+    def t(self):
+        """A 2-D tensor's transpose (a 1-D or 0-D tensor as it is), as ``torch.Tensor.t``."""
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor of at most 2 dimensions, got shape {self.shape}; use "
+                             "transpose(dim0, dim1) or permute")
+        return self.T if self.ndim == 2 else self
+
+    def view_as(self, other):
+        """``view(other.shape)``."""
+        return self.view(other.shape)
+
+    def eq(self, other):
+        """``self == other``, element-wise."""
+        return self == other
+
+    def ne(self, other):
+        """``self != other``, element-wise."""
+        return self != other
 
     def softmax(self, dim):
         """``F.softmax(self, dim)``."""
@@ -665,6 +710,20 @@ class Tensor:
 
     # ----- indexing ------------------------------------------------------------------------------
 
+    def __setitem__(self, key, value):
+        """``t[key] = value`` (and ``t[key] += value``) into a tensor that records no gradient, in place, as in
+        PyTorch: a confusion matrix, a buffer of predictions. A tensor that requires a gradient, or one an op made
+        while recording, is refused: tinycnn's backward does not follow in-place changes."""
+        if self.requires_grad or self._ctx is not None:
+            raise RuntimeError("item assignment into a tensor that records gradients is not supported: tinycnn's "
+                               "backward does not follow in-place changes; assign inside `with tinycnn.no_grad():` "
+                               "into a tensor made there (or .detach() first)")
+        if isinstance(key, Tensor):
+            key = key.data
+        elif isinstance(key, tuple):
+            key = tuple(part.data if isinstance(part, Tensor) else part for part in key)
+        self.data[key] = value.data if isinstance(value, Tensor) else value
+
     def __getitem__(self, key):
         """``t[0]``, ``t[1:3]``, ``t[:, 0]``, ``t[..., None]``, ``t[mask]``, ``t[[0, 2]]``: NumPy's indexing, which is
         PyTorch's for all of these (a key may hold Tensors). The gradient goes back to the entries picked."""
@@ -751,6 +810,27 @@ def _operand(other, like, op_name):
             f"{other.shape}); convert one operand first"
         )
     return other
+
+
+def _operands(tensor, other, op_name, divide=False):
+    """(tensor, other) as two Tensors of one dtype, for an arithmetic op, promoted as PyTorch promotes them.
+
+    A float tensor keeps its dtype (``_operand``). An integer or bool tensor
+    meeting a Python float, or any true division of integers, gives float32,
+    PyTorch's default float dtype: ``uint8_images / 255.0`` is float32 and
+    ``int_tensor * 0.5`` halves the values, where casting the number to the
+    tensor's dtype would give 0. An integer tensor meeting a float tensor
+    takes the float tensor's dtype.
+    """
+    if tensor.dtype.kind in "biu":
+        float_number = isinstance(other, float) or (divide and isinstance(other, int) and not isinstance(other, bool))
+        other_tensor = other if isinstance(other, Tensor) else None
+        if float_number or (divide and other_tensor is not None and other_tensor.dtype.kind in "biu"):
+            tensor = tensor.to(np.float32)
+            other = other_tensor.to(np.float32) if other_tensor is not None else other
+        elif other_tensor is not None and other_tensor.dtype.kind == "f":
+            tensor = tensor.to(other_tensor.dtype)
+    return tensor, _operand(other, tensor, op_name)
 
 
 def _compare(compare, tensor, other, op_name):
@@ -974,6 +1054,19 @@ class Pow(Function):
         (a,) = ctx.saved_tensors
         p = ctx.exponent
         return np.zeros_like(dout) if p == 0 else dout * p * a ** (p - 1)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, dout):
+        # out = |x|  =>  dx = dout * sign(x), and 0 at x = 0 (the subgradient PyTorch picks)
+        (x,) = ctx.saved_tensors
+        return dout * np.sign(x)
 
 
 class Exp(Function):

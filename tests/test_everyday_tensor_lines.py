@@ -1,0 +1,84 @@
+"""The everyday tensor lines a first PyTorch user hit (issue 23): each runs as in PyTorch, with the gradient
+checked where it is differentiable and the values held to torch where it is installed."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinycnn
+from tinycnn.gradcheck import check_gradients, distinct_values
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=st.sampled_from([(5,), (3, 4), (2, 3, 4)]), seed=st.integers(0, 2**16), keepdim=st.booleans(),
+       correction=st.sampled_from([0, 1]))
+def test_var_std_and_abs_gradients(shape, seed, keepdim, correction):
+    x = distinct_values(np.random.default_rng(seed), shape)
+    check_gradients(lambda t: t.abs(), [x], seed)
+    check_gradients(lambda t: t.var(correction=correction), [x], seed)
+    check_gradients(lambda t: t.std(dim=0, keepdim=keepdim, correction=correction), [x], seed)
+
+
+def test_var_std_and_abs_match_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((3, 4, 5))
+    ours, theirs = tinycnn.tensor(x), torch.tensor(x)
+    assert np.allclose(ours.std().item(), theirs.std().item())
+    assert np.allclose(ours.std(dim=1).numpy(), theirs.std(dim=1).numpy())
+    assert np.allclose(ours.var(dim=(0, 2), keepdim=True, unbiased=False).numpy(),
+                       theirs.var(dim=(0, 2), keepdim=True, unbiased=False).numpy())
+    assert np.array_equal(ours.abs().numpy(), theirs.abs().numpy())
+
+
+def test_integer_tensors_meet_floats_as_in_pytorch():
+    images = tinycnn.tensor(np.array([0, 128, 255], np.uint8))
+    scaled = images / 255.0
+    assert scaled.dtype == np.float32 and np.allclose(scaled.tolist(), [0.0, 128 / 255, 1.0])
+    assert (images * 0.5).tolist() == [0.0, 64.0, 127.5]  # not the 0 a cast of 0.5 to uint8 would give
+    assert (tinycnn.tensor([1, 2]) / 2).dtype == np.float32 and (tinycnn.tensor([1, 2]) + 1).dtype == np.int64
+    assert (3 / tinycnn.tensor([1, 2])).tolist() == [3.0, 1.5]
+    assert (tinycnn.tensor([1, 2]) * tinycnn.tensor([0.5, 0.25], dtype=tinycnn.float64)).dtype == np.float64
+
+
+def test_item_assignment_into_a_tensor_without_gradient():
+    confusion = tinycnn.zeros(3, 3, dtype=tinycnn.long)
+    confusion[tinycnn.tensor([0, 1]), tinycnn.tensor([0, 2])] += 1
+    confusion[2] = tinycnn.tensor([4, 5, 6])
+    assert confusion.tolist() == [[1, 0, 0], [0, 0, 1], [4, 5, 6]]
+    weights = tinycnn.randn(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="does not follow in-place changes"):
+        weights[0] = 1.0
+    with pytest.raises(RuntimeError, match="does not follow in-place changes"):
+        (weights * 2)[0] = 1.0
+
+
+def test_small_methods_and_functions():
+    x = tinycnn.tensor([[1.0, -2.0], [3.0, 4.0]])
+    assert x.cpu() is x and x.dim() == 2 and x.t().tolist() == [[1.0, 3.0], [-2.0, 4.0]]
+    assert x.eq(x).numpy().all() and not x.ne(x).numpy().any()
+    assert x.view_as(tinycnn.zeros(4)).shape == (4,)
+    with pytest.raises(ValueError, match="at most 2 dimensions"):
+        tinycnn.zeros(2, 2, 2).t()
+    assert tinycnn.equal(x, x.clone()) and not tinycnn.equal(x, x.t())
+    assert tinycnn.allclose(x, x + 1e-9) and tinycnn.is_tensor(x) and not tinycnn.is_tensor(x.data)
+    assert tinycnn.arange(4).tolist() == [0, 1, 2, 3] and tinycnn.arange(4).dtype == np.int64
+    assert tinycnn.arange(0, 1, 0.5).dtype == np.float32
+    assert tinycnn.float is np.float32 and tinycnn.long is np.int64 and tinycnn.double is np.float64
+    threads = tinycnn.get_num_threads()
+    tinycnn.set_num_threads(1)
+    assert tinycnn.get_num_threads() == 1
+    tinycnn.set_num_threads(threads)
+
+
+def test_load_takes_pytorchs_arguments_and_points_a_pytorch_file_to_its_reader(tmp_path):
+    tinycnn.save({"w": np.arange(3.0)}, tmp_path / "model.pt")
+    assert np.array_equal(tinycnn.load(tmp_path / "model.pt", map_location="cpu", weights_only=True)["w"],
+                          np.arange(3.0))
+    assert "w" in tinycnn.load(tmp_path / "model.pt", map_location=tinycnn.device("cpu"))
+    with pytest.raises(RuntimeError, match="CPU only"):
+        tinycnn.load(tmp_path / "model.pt", map_location="cuda:0")
+    torch = pytest.importorskip("torch")
+    torch.save({"weight": torch.zeros(2)}, tmp_path / "theirs.pt")
+    with pytest.raises(tinycnn.CheckpointError, match="load_torch_state_dict"):
+        tinycnn.load(tmp_path / "theirs.pt")
