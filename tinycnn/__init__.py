@@ -20,8 +20,8 @@ events, so that the first compile of a kernel says so on stderr
 from importlib.metadata import PackageNotFoundError as _NotInstalled, version as _installed_version
 
 from numpy import float32, float64, int64
-# torch.float, torch.long, ...: attributes only, not in __all__, so that `from tinycnn import *` leaves Python's
-# float, int and bool alone
+# torch.float, torch.long, ... (and max, min): attributes only, not in __all__, so that `from tinycnn import *`
+# leaves Python's float, int, bool, max and min alone
 from numpy import bool_ as bool, float32 as float, float64 as double, int32 as int, int64 as long  # noqa: A004
 
 from tinycnn import backend, functional, fusion, nn, optim
@@ -44,7 +44,7 @@ except _NotInstalled:  # run from a clone that was never installed
     __version__ = "unknown"
 
 __all__ = ["CheckpointError", "Function", "Generator", "Tensor", "argmax", "backend", "cat", "cuda", "device",
-           "enable_grad", "flatten", "float32", "float64", "max", "min", "allclose", "arange", "equal",
+           "enable_grad", "flatten", "float32", "float64", "allclose", "arange", "equal",
            "get_num_threads", "is_tensor", "set_num_threads",
            "from_numpy", "functional", "fusion", "get_rng_state", "inference_mode", "int64", "is_grad_enabled",
            "load", "load_torch_state_dict", "load_training_state", "manual_seed", "metrics", "nn", "no_grad", "ones",

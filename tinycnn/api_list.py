@@ -22,8 +22,11 @@ def _first_line(obj):
 
 
 def _public(namespace, keep):
-    """(name, object) pairs of ``namespace`` that ``keep`` accepts, defined inside tinycnn, in name order."""
-    names = getattr(namespace, "__all__", None) or [name for name in vars(namespace) if not name.startswith("_")]
+    """(name, object) pairs of ``namespace`` that ``keep`` accepts, defined inside tinycnn, in name order.
+
+    Every public attribute, not only ``__all__``: tinycnn's ``max`` and ``min`` are left out of ``__all__`` (a
+    star import must not hide Python's) but are public all the same."""
+    names = [name for name in vars(namespace) if not name.startswith("_")]
     pairs = []
     for name in sorted(set(names), key=lambda name: (name.lower(), name)):  # tensor and Tensor: always one order
         obj = getattr(namespace, name, None)
