@@ -82,3 +82,61 @@ def test_load_takes_pytorchs_arguments_and_points_a_pytorch_file_to_its_reader(t
     torch.save({"weight": torch.zeros(2)}, tmp_path / "theirs.pt")
     with pytest.raises(tinycnn.CheckpointError, match="load_torch_state_dict"):
         tinycnn.load(tmp_path / "theirs.pt")
+
+
+def test_a_manual_update_under_no_grad_changes_the_models_parameters():
+    import tinycnn.functional as F
+    from tinycnn import nn
+
+    model = nn.Linear(3, 2)
+    before = model.weight.data.copy()
+    F.cross_entropy(model(tinycnn.randn(4, 3)), np.array([0, 1, 0, 1])).backward()
+    with tinycnn.no_grad():
+        for p in model.parameters():
+            p -= 0.1 * p.grad  # PyTorch's manual SGD: the parameter itself changes, not the loop's name
+    assert np.array_equal(model.weight.data, (before - 0.1 * model.weight.grad).astype(np.float32))
+    with pytest.raises(RuntimeError, match="inside `with tinycnn.no_grad"):
+        model.weight += 1.0  # a leaf that requires a gradient, while recording: refused, as in PyTorch
+    counts = tinycnn.zeros(3, dtype=tinycnn.long)
+    counts += 1
+    assert counts.add_(1).tolist() == [2, 2, 2] and counts.zero_().tolist() == [0, 0, 0]
+    assert tinycnn.zeros(2).fill_(3.0).tolist() == [3.0, 3.0] and tinycnn.zeros(2).copy_(tinycnn.ones(2)).tolist() == [1, 1]
+    with pytest.raises(TypeError, match="convert the tensor first"):
+        tinycnn.ones(2, dtype=tinycnn.long).mul_(0.5)
+
+
+def test_an_in_place_add_on_a_recorded_result_keeps_the_gradient_as_in_a_residual_block():
+    x = distinct_values(np.random.default_rng(0), (2, 3))
+
+    def residual(t):
+        out = t * 2.0
+        out += t  # PyTorch's `out += identity`
+        return out
+
+    check_gradients(residual, [x])
+    t = tinycnn.tensor(x, requires_grad=True)
+    residual(t).sum().backward()
+    assert np.allclose(t.grad, 3.0)
+
+
+def test_out_plus_identity_after_a_fused_conv_and_batch_norm_keeps_the_gradient():
+    import tinycnn.functional as F
+    from tinycnn import nn
+
+    tinycnn.manual_seed(0)
+    conv, norm = nn.Conv2d(2, 2, 3, padding=1), nn.BatchNorm2d(2)
+
+    def block(x, fused):
+        with tinycnn.fusion.set_enabled(fused):
+            out = F.relu(norm(conv(x)))  # a Pending tensor while fusion is on: its op has not run yet
+            out += x
+            return out.sum()
+
+    x = np.random.default_rng(1).standard_normal((2, 2, 5, 5)).astype(np.float32)
+    grads = []
+    for fused in (True, False):
+        for p in (*conv.parameters(), *norm.parameters()):
+            p.grad = None
+        block(tinycnn.tensor(x), fused).backward()
+        grads.append(conv.weight.grad.copy())
+    assert not tinycnn.tensor(x).requires_grad and np.allclose(grads[0], grads[1], atol=1e-5)

@@ -128,6 +128,11 @@ class Pending(Tensor):
             self.inputs = self.values = None  # the graph node holds what the backward needs
         return self._value
 
+    @property
+    def is_leaf(self):
+        """False: an op's output, even before it has run (``_ctx`` is set only then)."""
+        return False
+
     @data.setter
     def data(self, value):
         self._value, self.inputs, self.values = value, None, None

@@ -335,6 +335,12 @@ class Tensor:
         return self.data.dtype
 
     @property
+    def is_leaf(self):
+        """True for a tensor no recorded op made (a parameter, an input; anything that requires no gradient), as
+        PyTorch's ``is_leaf``."""
+        return self._ctx is None
+
+    @property
     def ndim(self):
         """The number of dimensions."""
         return len(self.shape)
@@ -490,6 +496,78 @@ class Tensor:
 
     def __rtruediv__(self, other):
         return Div.apply(*reversed(_operands(self, other, "div", divide=True)))
+
+    # ----- in place: what a manual update under no_grad writes -------------------------
+
+    def _update(self, op_name, compute):
+        """Give this tensor the values ``compute(self.data)`` returns, keeping its dtype: PyTorch's in-place ops.
+
+        Used as PyTorch uses them, in a manual update under ``no_grad`` (``p -= lr * p.grad``) or on a tensor
+        that records nothing; while gradients are recorded, a tensor that requires one is refused, as PyTorch
+        refuses a leaf. The tensor gets a new array rather than having its array overwritten, so that a graph
+        that saved the old values for its backward still has them (PyTorch would raise there instead).
+        """
+        if is_grad_enabled() and (self.requires_grad or self._ctx is not None):
+            raise RuntimeError(f"{op_name}: a tensor that requires a gradient (or was made while recording) cannot "
+                               "be changed in place while gradients are recorded; do it inside `with "
+                               "tinycnn.no_grad():`, as in PyTorch")
+        values = np.asarray(compute(self.data))
+        if self.dtype.kind in "biu" and values.dtype.kind == "f":
+            raise TypeError(f"{op_name}: the result is float and this tensor is {self.dtype}; PyTorch refuses the "
+                            "cast too: convert the tensor first (.float())")
+        self.data = values.astype(self.dtype, copy=False).reshape(self.shape)
+        return self
+
+    def add_(self, other, alpha=1):
+        """self += alpha * other, in place (see ``_update``)."""
+        other = other.data if isinstance(other, Tensor) else other
+        return self._update("add_", lambda data: data + (other if alpha == 1 else alpha * other))
+
+    def sub_(self, other, alpha=1):
+        """self -= alpha * other, in place."""
+        other = other.data if isinstance(other, Tensor) else other
+        return self._update("sub_", lambda data: data - (other if alpha == 1 else alpha * other))
+
+    def mul_(self, other):
+        """self *= other, in place."""
+        other = other.data if isinstance(other, Tensor) else other
+        return self._update("mul_", lambda data: data * other)
+
+    def div_(self, other):
+        """self /= other, in place."""
+        other = other.data if isinstance(other, Tensor) else other
+        return self._update("div_", lambda data: data / other)
+
+    def zero_(self):
+        """Every value 0, in place."""
+        return self._update("zero_", np.zeros_like)
+
+    def fill_(self, value):
+        """Every value ``value``, in place."""
+        return self._update("fill_", lambda data: np.full_like(data, value))
+
+    def copy_(self, source):
+        """The values of ``source`` (broadcast to this shape), in place."""
+        source = source.data if isinstance(source, Tensor) else np.asarray(source)
+        return self._update("copy_", lambda data: np.broadcast_to(source, data.shape))
+
+    # ``x += y``: in place as above, except on a tensor an op made while recording (``out += identity`` in a
+    # residual block), where Python's fallback, ``x = x + y``, is what keeps the gradient right: the name is
+    # rebound to a new node of the graph.
+    def __iadd__(self, other):
+        return self + other if self._recorded() else self.add_(other)
+
+    def __isub__(self, other):
+        return self - other if self._recorded() else self.sub_(other)
+
+    def __imul__(self, other):
+        return self * other if self._recorded() else self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self / other if self._recorded() else self.div_(other)
+
+    def _recorded(self):
+        return is_grad_enabled() and not self.is_leaf and self.requires_grad
 
     def __neg__(self):
         return Mul.apply(self, Tensor(np.array(-1, dtype=self.dtype)))
