@@ -140,3 +140,60 @@ def test_out_plus_identity_after_a_fused_conv_and_batch_norm_keeps_the_gradient(
         block(tinycnn.tensor(x), fused).backward()
         grads.append(conv.weight.grad.copy())
     assert not tinycnn.tensor(x).requires_grad and np.allclose(grads[0], grads[1], atol=1e-5)
+
+
+@settings(max_examples=20, deadline=None)
+@given(shape=st.sampled_from([(4,), (3, 5), (2, 3, 4)]), seed=st.integers(0, 2**16), keepdim=st.booleans())
+def test_logsumexp_gradient(shape, seed, keepdim):
+    x = distinct_values(np.random.default_rng(seed), shape)
+    check_gradients(lambda t: t.logsumexp(dim=-1, keepdim=keepdim), [x], seed)
+    check_gradients(lambda t: tinycnn.logsumexp(t, 0), [x], seed)
+
+
+def test_logsumexp_one_hot_exp_log_match_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((3, 4)) * 50
+    assert np.allclose(tinycnn.tensor(x).logsumexp(1).numpy(), torch.tensor(x).logsumexp(1).numpy())
+    assert np.allclose(tinycnn.exp(tinycnn.tensor(x / 50)).numpy(), torch.exp(torch.tensor(x / 50)).numpy())
+    labels = np.array([[0, 3], [2, 1]])
+    import tinycnn.functional as F
+    assert np.array_equal(F.one_hot(tinycnn.tensor(labels), 5).numpy(),
+                          torch.nn.functional.one_hot(torch.tensor(labels), 5).numpy())
+    assert F.one_hot(tinycnn.tensor([1, 0])).shape == (2, 2)
+    with pytest.raises(ValueError, match="not below num_classes=2"):
+        F.one_hot(tinycnn.tensor([2]), 2)
+
+
+def test_sequential_of_an_ordered_dict_and_add_module_run_every_layer():
+    from collections import OrderedDict
+
+    from tinycnn import nn
+
+    named = nn.Sequential(OrderedDict([("conv", nn.Conv2d(1, 2, 3)), ("relu", nn.ReLU())]))
+    assert list(named.state_dict()) == ["conv.weight", "conv.bias"]
+    assert named(tinycnn.randn(1, 1, 5, 5)).shape == (1, 2, 3, 3) and isinstance(named[0], nn.Conv2d)
+    grown = nn.Sequential()
+    grown.add_module("conv", nn.Conv2d(1, 2, 3))  # ran nothing before: forward skipped names that were not digits
+    assert grown(tinycnn.randn(1, 1, 5, 5)).shape == (1, 2, 3, 3)
+    named[1] = nn.Identity()
+    assert isinstance(named.relu, nn.Identity)  # an assignment at an index keeps the name, as in PyTorch
+    del named[0]
+    assert [name for name, _ in named.named_children()] == ["0"]  # a deletion renumbers, as in PyTorch
+
+
+def test_load_state_dict_returns_pytorchs_named_pair_and_buffers_follow_pytorchs_rules(tmp_path):
+    from tinycnn import nn
+
+    layer = nn.Linear(2, 2)
+    result = layer.load_state_dict({"weight": np.zeros((2, 2)), "extra": np.ones(1)}, strict=False)
+    assert result.missing_keys == ["bias"] and result.unexpected_keys == ["extra"]
+    missing, unexpected = result
+    assert (missing, unexpected) == (["bias"], ["extra"])
+    module = nn.Module()
+    module.register_buffer("kept", np.ones(2))
+    module.register_buffer("recomputed", np.ones(2), persistent=False)
+    module.register_buffer("later", None)
+    assert list(module.state_dict()) == ["kept"] and module.recomputed.shape == (2,) and module.later is None
+    assert nn.Linear(2, 2).double().weight.dtype == np.float64 and nn.Linear(2, 2).float().weight.dtype == np.float32
+    with pytest.raises(tinycnn.CheckpointError, match=r"save its state_dict\(\)"):
+        tinycnn.save(nn.Linear(2, 2), tmp_path / "model.pt")

@@ -27,8 +27,8 @@ from numpy import bool_ as bool, float32 as float, float64 as double, int32 as i
 from tinycnn import backend, functional, fusion, nn, optim
 from tinycnn import metrics
 from tinycnn.device import cuda, device
-from tinycnn.functions import (allclose, arange, argmax, equal, flatten, get_num_threads, is_tensor, max, min,
-                               set_num_threads)
+from tinycnn.functions import (allclose, arange, argmax, equal, exp, flatten, get_num_threads, is_tensor, log,
+                               logsumexp, max, min, set_num_threads)
 from tinycnn.random import Generator, get_rng_state, manual_seed, set_rng_state
 from tinycnn.resume import load_training_state, training_state
 from tinycnn.serialization import CheckpointError, load, save
@@ -44,7 +44,7 @@ except _NotInstalled:  # run from a clone that was never installed
     __version__ = "unknown"
 
 __all__ = ["CheckpointError", "Function", "Generator", "Tensor", "argmax", "backend", "cat", "cuda", "device",
-           "enable_grad", "flatten", "float32", "float64", "allclose", "arange", "equal",
+           "enable_grad", "flatten", "float32", "float64", "allclose", "arange", "equal", "exp", "log", "logsumexp",
            "get_num_threads", "is_tensor", "set_num_threads",
            "from_numpy", "functional", "fusion", "get_rng_state", "inference_mode", "int64", "is_grad_enabled",
            "load", "load_torch_state_dict", "load_training_state", "manual_seed", "metrics", "nn", "no_grad", "ones",

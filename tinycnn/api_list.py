@@ -68,11 +68,15 @@ def sections():
                       for name, member in sorted(vars(tinycnn.Tensor).items(), key=lambda item: item[0].lower())
                       if not name.startswith("_") and (callable(member) or isinstance(member, property))]
     optimizers = [(name, line) for name, line in listed(optim, _is_class, "optim.") if name != "optim.Optimizer"]
+    module_methods = [(f"Module.{name}", _first_line(member))
+                      for name, member in sorted(vars(nn.Module).items(), key=lambda item: (item[0].lower(), item[0]))
+                      if not name.startswith("_") and callable(member)]
     return [
         ("tinycnn (as torch)", listed(tinycnn, lambda obj: _is_function(obj) or _is_class(obj), "tinycnn.")),
         ("Tensor methods and properties", tensor_methods),
         ("tinycnn.functional (as torch.nn.functional)", listed(F, own_function(F), "F.")),
         ("tinycnn.nn modules (as torch.nn)", listed(nn, _is_module_class, "nn.")),
+        ("Module methods", module_methods),
         ("tinycnn.nn.init", listed(nn.init, own_function(nn.init), "nn.init.")),
         ("tinycnn.nn.utils", listed(nn.utils, own_function(nn.utils), "nn.utils.")),
         ("tinycnn.optim", optimizers),
@@ -87,7 +91,7 @@ def sections():
 def markdown():
     lines = ["# tinycnn's public API", "",
              "Made by `python -m tinycnn.api_list > docs/api.md`; `tests/test_api_list.py` checks that this file",
-             "is what that command prints. What differs from PyTorch: README.md, \"Differences from PyTorch\".", ""]
+             "is what that command prints. What differs from PyTorch: docs/pytorch.md, \"Differences from PyTorch\".", ""]
     for title, entries in sections():
         lines += [f"## {title}", "", "| name | what it is |", "|---|---|"]
         lines += [f"| `{name}` | {line.replace('|', '/')} |" for name, line in entries]

@@ -718,6 +718,20 @@ def _cross_entropy_with_probabilities(log_probabilities, target, class_weight, i
     return _reduce(losses, reduction, shape, len(losses.data))
 
 
+def one_hot(tensor, num_classes=-1):
+    """Class indices (any shape) -> int64 of that shape + (num_classes,), 1 at each index, as
+    ``torch.nn.functional.one_hot``; num_classes=-1 takes the largest index + 1."""
+    indices = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: takes integer class indices, got dtype {indices.dtype}")
+    if indices.size and indices.min() < 0:
+        raise ValueError(f"one_hot: class indices must be >= 0, got {indices.min()}")
+    classes = int(indices.max()) + 1 if num_classes == -1 and indices.size else num_classes
+    if indices.size and indices.max() >= classes:
+        raise ValueError(f"one_hot: class index {indices.max()} is not below num_classes={classes}")
+    return Tensor((indices[..., None] == np.arange(classes)).astype(np.int64))
+
+
 def flatten(input, start_dim=1):
     """Merge the dimensions from ``start_dim`` on into one. (N, C, H, W) -> (N, C*H*W) by default."""
     if not isinstance(input, Tensor):

@@ -77,3 +77,18 @@ def get_num_threads():
     import numba
 
     return numba.get_num_threads()
+
+
+def exp(input):
+    """``input.exp()``, as ``torch.exp``."""
+    return _as_tensor("exp", input).exp()
+
+
+def log(input):
+    """``input.log()``, as ``torch.log``."""
+    return _as_tensor("log", input).log()
+
+
+def logsumexp(input, dim, keepdim=False):
+    """``input.logsumexp(dim, keepdim)``, as ``torch.logsumexp``."""
+    return _as_tensor("logsumexp", input).logsumexp(dim, keepdim)

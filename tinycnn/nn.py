@@ -12,6 +12,7 @@ running statistics): ``register_buffer`` names them, and ``state_dict``,
 import math
 import sys
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -45,13 +46,22 @@ class Module:
         self._forward_hooks = []
         self._buffer_names = []
 
-    def register_buffer(self, name, array):
-        """Keep ``array`` as attribute ``name``, saved and loaded with the parameters but not learned."""
-        setattr(self, name, np.asarray(array))
+    def register_buffer(self, name, array, persistent=True):
+        """Keep ``array`` as attribute ``name``, saved and loaded with the parameters but not learned.
+
+        As in PyTorch, ``persistent=False`` keeps it out of ``state_dict`` (a
+        value the model can recompute), and a buffer of None is an attribute
+        only, until an array is registered under its name. A buffer is a
+        NumPy array (``np.array(buffer)`` copies one; PyTorch's is a Tensor).
+        """
+        setattr(self, name, None if array is None else np.asarray(array))
         if name not in self._buffer_names:
             self._buffer_names.append(name)
+        non_persistent = vars(self).setdefault("_non_persistent", set())
+        (non_persistent.discard if persistent else non_persistent.add)(name)
 
     def forward(self, *args):
+        """What the module computes; every module defines it, and ``module(x)`` calls it."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args):
@@ -81,6 +91,7 @@ class Module:
                 yield name, value
 
     def children(self):
+        """Each direct sub-module once, in the order they were set."""
         for _, module in self.named_children():
             yield module
 
@@ -100,6 +111,7 @@ class Module:
             stack.extend(reversed([(f"{name}.{child}" if name else child, m) for child, m in every_child]))
 
     def modules(self):
+        """This module and every module below it, each once, pre-order (see ``named_modules``)."""
         for _, module in self.named_modules():
             yield module
 
@@ -140,20 +152,25 @@ class Module:
         by two names is under both, as in PyTorch."""
         for module_name, module in self.named_modules(remove_duplicate=False):
             own = [name for name, value in vars(module).items() if isinstance(value, Parameter)]
-            for name in own + list(getattr(module, "_buffer_names", ())):
+            buffers = [name for name in getattr(module, "_buffer_names", ())
+                       if getattr(module, name) is not None and name not in getattr(module, "_non_persistent", ())]
+            for name in own + buffers:
                 yield (f"{module_name}.{name}" if module_name else name), module, name
 
     def num_parameters(self):
+        """How many values the parameters hold: ``sum(p.numel() for p in model.parameters())``."""
         return sum(p.data.size for p in self.parameters())
 
     # ----- modes and gradients --------------------------------------------------------------
 
     def train(self, mode=True):
+        """Training mode for this module and every one below it (``mode=False``: evaluation); returns self."""
         for _, module in self.named_modules():
             module.training = mode
         return self
 
     def eval(self):
+        """``train(False)``: BatchNorm uses its running statistics and dropout does nothing; returns self."""
         return self.train(False)
 
     def requires_grad_(self, requires_grad=True):
@@ -190,6 +207,14 @@ class Module:
                 setattr(module, name, value.astype(dtype))
         return self
 
+    def double(self):
+        """``to(tinycnn.float64)``: every parameter and float buffer as float64, in place; returns self."""
+        return self.to(np.float64)
+
+    def float(self):
+        """``to(tinycnn.float32)``."""
+        return self.to(np.float32)
+
     # ----- saving and loading ------------------------------------------------------------
 
     def state_dict(self):
@@ -206,14 +231,16 @@ class Module:
         As in PyTorch: with ``strict`` (the default) every parameter and
         buffer must be given and nothing else; with ``strict=False`` missing
         and unexpected keys are skipped, and returned as (missing, unexpected).
-        A wrongly shaped array is an error either way. Errors list every key
+        A wrongly shaped array is an error either way. Returns PyTorch's
+        named pair: ``result.missing_keys``, ``result.unexpected_keys`` (or
+        ``missing, unexpected = ...``). Errors list every key
         at fault (and the file the state came from, when ``state`` was loaded
         by ``tinycnn.load``), and nothing is copied unless all is well.
         """
         entries = {key: (module, name) for key, module, name in self._state_entries()}
         source = f" (from {state.source})" if getattr(state, "source", None) else ""
-        missing = sorted(set(entries) - set(state))
-        unexpected = sorted(set(state) - set(entries))
+        missing = [key for key in entries if key not in state]  # in the model's order, as PyTorch lists them
+        unexpected = [key for key in state if key not in entries]
         if strict and (missing or unexpected):
             problems = [f"{label} {', '.join(keys)}" for label, keys in (("missing keys:", missing),
                                                                          ("unexpected keys:", unexpected)) if keys]
@@ -230,7 +257,7 @@ class Module:
                 current.data = np.array(state[key], dtype=current.dtype)
             else:
                 setattr(module, name, np.array(state[key], dtype=current.dtype))
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     def __repr__(self):
         lines = [f"{type(self).__name__}("]
@@ -240,7 +267,16 @@ class Module:
         return "\n".join(lines) if len(lines) > 2 else f"{type(self).__name__}({self.extra_repr()})"
 
     def extra_repr(self):
+        """The settings ``repr`` shows between the parentheses; a layer overrides it."""
         return ""
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns, as PyTorch's: the keys it did not find in the state, and those it did not
+    expect, each in order."""
+
+    missing_keys: list
+    unexpected_keys: list
 
 
 class StateDictKeyError(KeyError):
@@ -596,15 +632,21 @@ class _Indexed(Module):
         self._set_all(modules)
 
     def _list(self):
-        return [value for name, value in vars(self).items() if name.isdigit()]
+        return [value for value in vars(self).values() if isinstance(value, Module)]
 
     def _set_all(self, modules):
-        for name in [name for name in vars(self) if name.isdigit()]:
-            delattr(self, name)
+        """Hold ``modules`` in order: under the names they had if there are as many (an assignment at an index),
+        else renumbered "0", "1", ... (PyTorch renumbers after a deletion too)."""
+        names = [name for name, value in vars(self).items() if isinstance(value, Module)]
         for index, module in enumerate(modules):
             if not isinstance(module, Module):
-                raise TypeError(f"{type(self).__name__}: item {index} is a {type(module).__name__}, not a Module")
-            setattr(self, str(index), module)
+                raise TypeError(f"{type(self).__name__}: item {index} is a {type(module).__name__}, not a Module "
+                                f"(nn.Sequential takes modules, or one OrderedDict of names and modules)")
+        for name in names:
+            delattr(self, name)
+        keep_names = len(names) == len(modules)
+        for index, module in enumerate(modules):
+            setattr(self, names[index] if keep_names else str(index), module)
 
     def __iter__(self):
         return iter(self._list())
@@ -652,9 +694,18 @@ class _Indexed(Module):
 
 
 class Sequential(_Indexed):
-    """Modules applied in order; their names are "0", "1", ... as in PyTorch."""
+    """Modules applied in order; their names are "0", "1", ..., or those of an OrderedDict, as in PyTorch:
+    ``nn.Sequential(OrderedDict([("conv", nn.Conv2d(1, 8, 3)), ("relu", nn.ReLU())]))`` has the keys
+    "conv.weight", "conv.bias". A module added later with ``add_module`` runs after the others."""
 
     def __init__(self, *modules):
+        if len(modules) == 1 and isinstance(modules[0], dict):
+            Module.__init__(self)
+            for name, module in modules[0].items():
+                if not isinstance(module, Module):
+                    raise TypeError(f"Sequential: {name!r} is a {type(module).__name__}, not a Module")
+                self.add_module(name, module)
+            return
         super().__init__(modules)
 
     @classmethod

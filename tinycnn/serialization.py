@@ -59,6 +59,10 @@ def _encode(value, arrays, where):
     if isinstance(value, (list, tuple)):
         kind = "list" if isinstance(value, list) else "tuple"
         return {kind: [_encode(item, arrays, f"{where}[{i}]") for i, item in enumerate(value)]}
+    if callable(getattr(value, "state_dict", None)):  # a whole model or optimizer, as torch.save(model, path) takes
+        raise CheckpointError(f"save: {where} is a {type(value).__name__} object, which tinycnn does not pickle; save "
+                              f"its state_dict() (tinycnn.save(model.state_dict(), path), as PyTorch recommends) and "
+                              "load it into a model you build")
     raise CheckpointError(f"save: {where} has type {type(value).__name__}; a checkpoint holds arrays, numbers, "
                           "strings, booleans, None, and dicts, lists and tuples of them")
 

@@ -616,6 +616,13 @@ class Tensor:
         """The square root of ``var`` with the same arguments, as ``torch.std``."""
         return self.var(dim, keepdim, correction=correction, unbiased=unbiased) ** 0.5
 
+    def logsumexp(self, dim, keepdim=False):
+        """log(sum(exp(x))) over ``dim``, computed as m + log(sum(exp(x - m))) with m the largest value (detached:
+        the result does not depend on it), so that large values do not overflow; as ``torch.logsumexp``."""
+        largest = Tensor(self.data.max(axis=dim, keepdims=True))
+        total = (self - largest).exp().sum(dim, keepdim=True).log() + largest
+        return total if keepdim else total.squeeze(dim)
+
     def cpu(self):
         """The tensor itself: tinycnn runs on the CPU only."""
         return self
