@@ -54,18 +54,20 @@ def test_readme_example_prints_what_readme_says(capsys):
 def test_every_tinycnn_block_of_readme_runs(capsys):
     """README's other code (the checkpoint example, our MinimalNet) runs as written; PyTorch's block is tested below."""
     blocks = [block for block in python_blocks(REPO / "README.md") if "import torch" not in block]
-    assert len(blocks) >= 3
-    for number, block in enumerate(blocks, start=1):
-        exec(compile(block, f"README.md, tinycnn block {number}", "exec"), {"__name__": "readme"})
+    run_blocks(blocks, "README.md, tinycnn block", "readme")
     assert "3 ['0.bias', '0.weight', '1.bias'" in capsys.readouterr().out
 
 
-def test_every_block_of_the_pytorch_page_runs(capsys):
+def test_every_block_of_the_pytorch_page_runs():
     """docs/pytorch.md's examples (data, losses and utilities, resuming) run as written."""
-    blocks = python_blocks(REPO / "docs" / "pytorch.md")
+    run_blocks(python_blocks(REPO / "docs" / "pytorch.md"), "docs/pytorch.md, block", "pytorch_page")
+
+
+def run_blocks(blocks, label, module_name):
+    """Run a document's code blocks in order, each in a fresh namespace; there must be three at least."""
     assert len(blocks) >= 3
     for number, block in enumerate(blocks, start=1):
-        exec(compile(block, f"docs/pytorch.md, block {number}", "exec"), {"__name__": "pytorch_page"})
+        exec(compile(block, f"{label} {number}", "exec"), {"__name__": module_name})
 
 
 def test_readme_models_are_the_same_in_tinycnn_and_pytorch():

@@ -26,8 +26,13 @@ def manual_seed(seed):
     or an augmentation made earlier) draws the seeded numbers too, the same
     ones a fresh ``np.random.default_rng(seed)`` would give.
     """
-    _default_generator.bit_generator.state = np.random.default_rng(seed).bit_generator.state
-    return _default_generator
+    return _reseed(_default_generator, seed)
+
+
+def _reseed(generator, seed):
+    """Put ``generator`` in the state a fresh ``np.random.default_rng(seed)`` starts in (PCG64), in place."""
+    generator.bit_generator.state = np.random.PCG64(seed).state
+    return generator
 
 
 class Generator(np.random.Generator):
@@ -49,8 +54,7 @@ class Generator(np.random.Generator):
     def manual_seed(self, seed):
         """Reseed in place and return the generator, as ``torch.Generator.manual_seed``."""
         self._seed = int(seed)
-        self.bit_generator.state = np.random.PCG64(self._seed).state
-        return self
+        return _reseed(self, self._seed)
 
     def initial_seed(self):
         return self._seed

@@ -101,18 +101,7 @@ def _check_kind(path):
         raise CheckpointError(f"{path}: no such file") from None
     except OSError as error:
         raise CheckpointError(f"{path}: cannot be read ({error.strerror})") from None
-    if start.startswith(ZIP_MAGIC):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-        except (zipfile.BadZipFile, OSError):
-            return  # a damaged file: np.load's error below names it
-        if any(name.endswith("data.pkl") for name in names):  # PyTorch's files are zips too: say where to read one
-            raise CheckpointError(f"{path}: a file written by torch.save, not by tinycnn.save; read a PyTorch "
-                                  "state_dict with tinycnn.load_torch_state_dict(path) (without PyTorch, and without "
-                                  "running the file), then model.load_state_dict(...)")
-        return
-    if start.startswith(NPY_MAGIC):
+    if start.startswith(ZIP_MAGIC) or start.startswith(NPY_MAGIC):
         return
     if not start:
         raise CheckpointError(f"{path}: an empty file, not a checkpoint")
@@ -144,6 +133,10 @@ def load(path, map_location=None, weights_only=None, **pickle_options):
         with np.load(path, allow_pickle=False) as data:
             if not hasattr(data, "files"):
                 raise CheckpointError(f"{path}: a single .npy array, not a tinycnn checkpoint")
+            if any(name.endswith("data.pkl") for name in data.files):  # PyTorch's files are zips too
+                raise CheckpointError(f"{path}: a file written by torch.save, not by tinycnn.save; read a PyTorch "
+                                      "state_dict with tinycnn.load_torch_state_dict(path) (without PyTorch, and "
+                                      "without running the file), then model.load_state_dict(...)")
             if MANIFEST not in data.files:
                 raise CheckpointError(f"{path}: not a tinycnn checkpoint (a .npz without tinycnn's manifest; it "
                                       f"holds {', '.join(data.files[:5]) or 'nothing'})")

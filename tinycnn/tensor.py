@@ -607,10 +607,9 @@ class Tensor:
         correction, PyTorch's default; ``unbiased=False`` is correction 0). Made of mean, sub, mul and sum, so its
         gradient is theirs."""
         correction = (1 if unbiased else 0) if unbiased is not None else correction
-        dims = range(self.ndim) if dim is None else ((dim,) if isinstance(dim, int) else dim)
-        count = math.prod(self.shape[d] for d in dims)
-        centred = self - self.mean(dim=dim, keepdim=True)
-        return (centred * centred).sum(dim, keepdim=keepdim) / max(count - correction, 0)
+        dims = _dims("var", dim, self.ndim)
+        centred = self - self.mean(dim=dims, keepdim=True)
+        return (centred * centred).sum(dims, keepdim=keepdim) / max(_reduced_count(self.shape, dims) - correction, 0)
 
     def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
         """The square root of ``var`` with the same arguments, as ``torch.std``."""
@@ -619,9 +618,10 @@ class Tensor:
     def logsumexp(self, dim, keepdim=False):
         """log(sum(exp(x))) over ``dim``, computed as m + log(sum(exp(x - m))) with m the largest value (detached:
         the result does not depend on it), so that large values do not overflow; as ``torch.logsumexp``."""
-        largest = Tensor(self.data.max(axis=dim, keepdims=True))
-        total = (self - largest).exp().sum(dim, keepdim=True).log() + largest
-        return total if keepdim else total.squeeze(dim)
+        dims = _dims("logsumexp", dim, self.ndim)
+        largest = Tensor(self.data.max(axis=dims, keepdims=True))
+        total = (self - largest).exp().sum(dims, keepdim=True).log() + largest
+        return total if keepdim else total.squeeze(dims)
 
     def cpu(self):
         """The tensor itself: tinycnn runs on the CPU only."""
@@ -803,20 +803,12 @@ class Tensor:
             raise RuntimeError("item assignment into a tensor that records gradients is not supported: tinycnn's "
                                "backward does not follow in-place changes; assign inside `with tinycnn.no_grad():` "
                                "into a tensor made there (or .detach() first)")
-        if isinstance(key, Tensor):
-            key = key.data
-        elif isinstance(key, tuple):
-            key = tuple(part.data if isinstance(part, Tensor) else part for part in key)
-        self.data[key] = value.data if isinstance(value, Tensor) else value
+        self.data[_array_key(key)] = value.data if isinstance(value, Tensor) else value
 
     def __getitem__(self, key):
         """``t[0]``, ``t[1:3]``, ``t[:, 0]``, ``t[..., None]``, ``t[mask]``, ``t[[0, 2]]``: NumPy's indexing, which is
         PyTorch's for all of these (a key may hold Tensors). The gradient goes back to the entries picked."""
-        if isinstance(key, Tensor):
-            key = key.data
-        elif isinstance(key, tuple):
-            key = tuple(part.data if isinstance(part, Tensor) else part for part in key)
-        return Index.apply(self, key=key)
+        return Index.apply(self, key=_array_key(key))
 
 
 # ----- the graph walk ------------------------------------------------------------------------
@@ -958,6 +950,20 @@ def _dims(op, dim, ndim):
     return tuple(dims)
 
 
+def _array_key(key):
+    """An index key as NumPy takes it: each Tensor in it (a mask, a list of indices) as its array."""
+    if isinstance(key, Tensor):
+        return key.data
+    if isinstance(key, tuple):
+        return tuple(part.data if isinstance(part, Tensor) else part for part in key)
+    return key
+
+
+def _reduced_count(shape, dims):
+    """How many values a reduction over ``dims`` (a tuple from ``_dims``, or None for all) puts into each result."""
+    return math.prod(shape[d] for d in (range(len(shape)) if dims is None else dims))
+
+
 def _float_only(op, tensor):
     if tensor.dtype.kind != "f":
         raise TypeError(f"{op}: needs a float tensor, got {tensor.dtype}; make it float first with .float()")
@@ -1079,7 +1085,7 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, dout):
         # out_j = (sum of the n values a_i reduced into j) / n  =>  da_i = dout_j / n
-        count = max(math.prod(ctx.shape[d] for d in (range(len(ctx.shape)) if ctx.dim is None else ctx.dim)), 1)
+        count = max(_reduced_count(ctx.shape, ctx.dim), 1)
         return (_spread(dout, ctx) / count).astype(dout.dtype)
 
 
