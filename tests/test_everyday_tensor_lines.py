@@ -101,6 +101,10 @@ def test_a_manual_update_under_no_grad_changes_the_models_parameters():
     counts += 1
     assert counts.add_(1).tolist() == [2, 2, 2] and counts.zero_().tolist() == [0, 0, 0]
     assert tinycnn.zeros(2).fill_(3.0).tolist() == [3.0, 3.0] and tinycnn.zeros(2).copy_(tinycnn.ones(2)).tolist() == [1, 1]
+    source, copied = tinycnn.ones(2), tinycnn.zeros(2)
+    copied.copy_(source)
+    copied[0] = 5.0  # its own writable array, not a view of the source
+    assert copied.tolist() == [5.0, 1.0] and source.tolist() == [1.0, 1.0]
     with pytest.raises(TypeError, match="convert the tensor first"):
         tinycnn.ones(2, dtype=tinycnn.long).mul_(0.5)
 

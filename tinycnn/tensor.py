@@ -549,7 +549,8 @@ class Tensor:
     def copy_(self, source):
         """The values of ``source`` (broadcast to this shape), in place."""
         source = source.data if isinstance(source, Tensor) else np.asarray(source)
-        return self._update("copy_", lambda data: np.broadcast_to(source, data.shape))
+        # a copy: a broadcast view would be read-only, and would share the source's memory
+        return self._update("copy_", lambda data: np.array(np.broadcast_to(source, data.shape)))
 
     # ``x += y``: in place as above, except on a tensor an op made while recording (``out += identity`` in a
     # residual block), where Python's fallback, ``x = x + y``, is what keeps the gradient right: the name is
